@@ -1,0 +1,105 @@
+// Package config turns the configuration files sesame reads (knockd.conf
+// today; tportknockd and port-knocking-doors formats later) into one model:
+// a list of events, each with a sequence, match options and actions.
+//
+// Parsers never panic and report every problem as "file:line: what is
+// wrong", so that `sesamed --check` can show an administrator all mistakes
+// at once instead of the first one.
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/sesame-knock/sesame/internal/packet"
+)
+
+// Defaults taken from knockd 0.8.
+const (
+	DefaultSeqTimeout = 25 * time.Second
+	DefaultCmdTimeout = 10 * time.Second
+	// MaxSequence is knockd's limit on the number of elements in a sequence.
+	MaxSequence = 32
+)
+
+// Config is a whole, validated configuration.
+type Config struct {
+	// Source names where the configuration came from (a file path).
+	Source  string
+	Options Options
+	Events  []Event
+}
+
+// Options are the global settings (knockd's [options] section).
+type Options struct {
+	UseSyslog  bool
+	LogFile    string
+	PidFile    string
+	Interfaces []string // from Interface = (knockd allows one; sesame allows a comma list)
+}
+
+// Event is one knock and what it opens (a knockd [section]).
+type Event struct {
+	Name string
+	Pos  Pos // where the section starts
+
+	// Sequence is the static sequence. It is empty when OneTimeFile is set
+	// (the sequence then comes from that file at run time).
+	Sequence    []Element
+	OneTimeFile string
+
+	SeqTimeout time.Duration
+	Flags      FlagRule // knockd's TCPFlags; applies to TCP hits only
+
+	StartCommand  string
+	StartCommand6 string // for IPv6 sources (knockd's Start_Command_6)
+	StopCommand   string
+	StopCommand6  string
+	CmdTimeout    time.Duration
+
+	// Target, when valid, is the destination address hits must be sent to
+	// (knockd's Target); otherwise the addresses of the capture interface.
+	Target netip.Addr
+}
+
+// Element is one knock of a sequence.
+type Element struct {
+	Proto packet.Proto
+	Port  uint16
+	// Flags, for tportknockd frames, is the exact flag set this element
+	// requires. The zero value (Exact false) accepts any flags, which is
+	// knockd's meaning of a sequence element.
+	Flags FrameFlags
+}
+
+// FrameFlags is an element's own flag requirement.
+type FrameFlags struct {
+	Exact bool            // require Value exactly (of the six classic flags)
+	Value packet.TCPFlags // meaningful only when Exact
+}
+
+// Matches reports whether a hit with flags f satisfies the element's flags.
+func (ff FrameFlags) Matches(f packet.TCPFlags) bool {
+	return !ff.Exact || f&packet.AllFlags == ff.Value
+}
+
+// FlagRule is knockd's TCPFlags: flags that must be set and flags that
+// must be clear (written with a leading '!'). The zero rule accepts all.
+type FlagRule struct {
+	Set   packet.TCPFlags
+	Clear packet.TCPFlags
+}
+
+// Allows reports whether a TCP hit with flags f passes the rule.
+func (r FlagRule) Allows(f packet.TCPFlags) bool {
+	return f&r.Set == r.Set && f&r.Clear == 0
+}
+
+// IsZero reports whether the rule accepts every hit.
+func (r FlagRule) IsZero() bool { return r.Set == 0 && r.Clear == 0 }
+
+// Pos is a position in a configuration file.
+type Pos struct {
+	File string
+	Line int
+}

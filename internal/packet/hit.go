@@ -1,0 +1,111 @@
+// Package packet decodes captured frames into hits without allocating.
+//
+// A hit is everything the matcher needs to know about one packet: who sent
+// it, to which address and port, over which protocol, with which TCP flags.
+// The decoder is hand-written (not gopacket's layers) because it runs once
+// per captured packet and must not allocate; it never validates transport
+// checksums, since with checksum offload (veth, most NICs) a captured
+// packet's checksum is often not filled in yet.
+package packet
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// Proto is an IP protocol number; only TCP and UDP carry knocks.
+type Proto uint8
+
+const (
+	TCP Proto = 6
+	UDP Proto = 17
+)
+
+func (p Proto) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "proto(" + itoa(int(p)) + ")"
+}
+
+// TCPFlags is the low byte of the TCP flags field.
+type TCPFlags uint8
+
+const (
+	FIN TCPFlags = 1 << iota
+	SYN
+	RST
+	PSH
+	ACK
+	URG
+)
+
+// AllFlags is the six classic flags (tportknockd's "x").
+const AllFlags = FIN | SYN | RST | PSH | ACK | URG
+
+var flagNames = [...]string{"fin", "syn", "rst", "psh", "ack", "urg"}
+
+// String lists the set flags, comma separated, knockd style ("syn,ack").
+func (f TCPFlags) String() string {
+	if f&AllFlags == 0 {
+		return "none"
+	}
+	var b strings.Builder
+	for i, n := range flagNames {
+		if f&(1<<i) != 0 {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(n)
+		}
+	}
+	return b.String()
+}
+
+// Hit is one decoded packet. It is a plain value: safe to copy, to send on
+// a channel, and to keep after the capture buffer it came from is reused.
+type Hit struct {
+	Src, Dst netip.Addr // IPv4 addresses are 4-byte (never v4-mapped)
+	Proto    Proto
+	SrcPort  uint16
+	DstPort  uint16
+	Flags    TCPFlags // zero for UDP
+	// PayloadLen is the transport payload length as captured (may be
+	// shorter than on the wire when the capture was truncated).
+	PayloadLen uint16
+}
+
+// NewConn reports whether the hit would start a new connection or flow:
+// a TCP SYN without ACK, or any UDP datagram. The scan guard treats these
+// as attempts to reach a port.
+func (h *Hit) NewConn() bool {
+	if h.Proto == UDP {
+		return true
+	}
+	return h.Proto == TCP && h.Flags&(SYN|ACK) == SYN
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
