@@ -36,7 +36,14 @@ type Options struct {
 	LogFile    string
 	PidFile    string
 	Interfaces []string // from Interface = (knockd allows one; sesame allows a comma list)
+
+	// sesame additions (also [options] directives).
+	ScanGuard   bool // ScanGuard = on|off; default on
+	MaxAttempts int  // MaxAttempts = N; attempts in progress kept at most (default DefaultMaxAttempts)
 }
+
+// DefaultMaxAttempts bounds the attempts in progress the matcher keeps.
+const DefaultMaxAttempts = 1 << 16
 
 // Event is one knock and what it opens (a knockd [section]).
 type Event struct {
