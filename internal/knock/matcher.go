@@ -1,0 +1,448 @@
+// Package knock is the matcher: it follows every source's progress through
+// every event's sequence and says when a knock is complete, failed or timed
+// out (SPEC §3).
+//
+// It is built for hostile traffic. All state lives in a fixed-size slab of
+// attempts allocated up front, found through a seeded hash of the source
+// address, so a hit costs O(1) work and no allocation whatever the number of
+// sources or events, and memory never grows. When the slab is full, the
+// attempt evicted is the oldest one still at its first step: a flood of
+// spoofed first knocks only ever displaces itself, while a knocker who has
+// got past the first step keeps their place (fair eviction).
+//
+// Time is passed in by the caller (nanoseconds on any monotonic scale), so
+// every timeout is tested without sleeping. The matcher is not safe for
+// concurrent use: one owner calls Hit and Expire.
+package knock
+
+import (
+	"hash/maphash"
+	"net/netip"
+	"time"
+
+	"github.com/sesame-knock/sesame/internal/config"
+	"github.com/sesame-knock/sesame/internal/packet"
+)
+
+// Event is the matcher's view of one configured event.
+type Event struct {
+	Sequence []config.Element
+	Timeout  time.Duration
+	Flags    config.FlagRule // TCP hits failing it are invisible to the event
+	// Target, when valid, is the only destination the event listens on;
+	// otherwise hits must be addressed to one of the local addresses.
+	Target netip.Addr
+}
+
+// Options configure a Matcher.
+type Options struct {
+	// MaxAttempts bounds the attempts in progress (default config.DefaultMaxAttempts).
+	MaxAttempts int
+	// ScanGuard makes any new-connection packet (TCP SYN without ACK, or
+	// UDP) from a source fail that source's attempts, so that a port scan
+	// cannot walk into a door.
+	ScanGuard bool
+}
+
+// Kind says what happened to an attempt.
+type Kind uint8
+
+const (
+	Progress Kind = iota + 1 // a step matched (Stage of Of); Stage 1 also on a restart
+	Open                     // the sequence is complete: open the door
+	Fail                     // a wrong hit ended the attempt
+	Timeout                  // the attempt was older than the event's timeout
+	Evicted                  // the attempt was dropped to make room for another
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Progress:
+		return "progress"
+	case Open:
+		return "open"
+	case Fail:
+		return "fail"
+	case Timeout:
+		return "timeout"
+	case Evicted:
+		return "evicted"
+	}
+	return "unknown"
+}
+
+// Outcome is one thing that happened to one (source, event) attempt.
+type Outcome struct {
+	Kind  Kind
+	Event int
+	Src   netip.Addr
+	Stage int // steps matched so far (for Fail, Timeout, Evicted: before it ended)
+	Of    int // steps in the sequence
+	// For Fail: the hit that broke the attempt.
+	Proto packet.Proto
+	Port  uint16
+}
+
+// nil is index 0 in every link below; slab slot i is stored as i+1.
+const nilRef = 0
+
+type attempt struct {
+	key          [16]byte
+	deadline     int64
+	event        uint16
+	stage        uint8 // steps matched, 1..len(seq)-1
+	queue        uint8 // probation or protected
+	inUse        bool
+	hnext        uint32 // hash chain, or free list when unused
+	tprev, tnext uint32 // timeout list of the event's timeout
+	qprev, qnext uint32 // eviction queue: probation (stage 1) or protected
+}
+
+// list is an intrusive doubly linked list over the slab.
+type list struct{ head, tail uint32 }
+
+type eventState struct {
+	Event
+	timeout int64
+	tlist   int    // index into Matcher.tlists
+	seenGen uint64 // last hit generation that touched an attempt of this event
+}
+
+// Matcher tracks attempts. Create it with New.
+type Matcher struct {
+	opts    Options
+	events  []eventState
+	local   []netip.Addr
+	slab    []attempt
+	free    uint32
+	buckets []uint32
+	mask    uint32
+	seed    maphash.Seed
+	tlists  []list // one per distinct timeout, ordered by deadline
+	queues  [2]list
+	gen     uint64
+	ports   portIndex
+	active  int
+}
+
+const (
+	probation uint8 = 0 // attempts at their first step, oldest first
+	protected uint8 = 1 // attempts past the first step, least recently advanced first
+)
+
+// New builds a matcher for the events. Events with an empty sequence are
+// inactive until SetSequence gives them one.
+func New(events []Event, opts Options) *Matcher {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = config.DefaultMaxAttempts
+	}
+	m := &Matcher{opts: opts, seed: maphash.MakeSeed()}
+	nb := uint32(1)
+	for nb < uint32(2*opts.MaxAttempts) {
+		nb <<= 1
+	}
+	m.buckets = make([]uint32, nb)
+	m.mask = nb - 1
+	m.slab = make([]attempt, opts.MaxAttempts)
+	for i := range m.slab {
+		m.slab[i].hnext = m.free
+		m.free = uint32(i + 1)
+	}
+	m.events = make([]eventState, len(events))
+	timeouts := map[int64]int{}
+	for i, ev := range events {
+		t := int64(ev.Timeout)
+		li, ok := timeouts[t]
+		if !ok {
+			li = len(m.tlists)
+			timeouts[t] = li
+			m.tlists = append(m.tlists, list{})
+		}
+		m.events[i] = eventState{Event: ev, timeout: t, tlist: li}
+	}
+	m.ports.build(m.events)
+	return m
+}
+
+// SetLocal sets the addresses of the host: hits for events without a Target
+// count only when sent to one of them. With none set, every destination counts.
+func (m *Matcher) SetLocal(addrs []netip.Addr) {
+	m.local = append(m.local[:0], addrs...)
+}
+
+// SetSequence replaces an event's sequence (a one-time sequence moving on).
+// Attempts in progress for that event are dropped.
+func (m *Matcher) SetSequence(event int, seq []config.Element) {
+	for i := range m.slab {
+		if a := &m.slab[i]; a.inUse && int(a.event) == event {
+			m.remove(uint32(i + 1))
+		}
+	}
+	m.events[event].Sequence = seq
+	m.ports.build(m.events)
+}
+
+// Active reports the number of attempts in progress.
+func (m *Matcher) Active() int { return m.active }
+
+// Hit feeds one hit observed at time now and appends what happened to out.
+func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
+	pi, ok := protoIndex(h.Proto)
+	if !ok {
+		return out
+	}
+	knockPort := m.ports.knock[pi].has(h.DstPort)
+	if !knockPort && !(m.opts.ScanGuard && h.NewConn()) {
+		return out // a packet no event could see (e.g. an established session)
+	}
+	isLocal := m.isLocal(h.Dst)
+	key := h.Src.As16()
+	m.gen++
+	first := len(out)
+
+	// The source's attempts in progress: all share one hash chain.
+	for ref := m.buckets[m.bucket(&key)]; ref != nilRef; {
+		a := &m.slab[ref-1]
+		cur := ref
+		ref = a.hnext
+		if a.key != key {
+			continue
+		}
+		ev := &m.events[a.event]
+		ev.seenGen = m.gen
+		if !ev.accepts(h, isLocal) {
+			continue
+		}
+		seq := ev.Sequence
+		switch k := int(a.stage); {
+		case matches(seq[k], h):
+			if k+1 == len(seq) {
+				out = append(out, Outcome{Kind: Open, Event: int(a.event), Src: h.Src, Stage: k + 1, Of: len(seq)})
+				m.remove(cur)
+				continue
+			}
+			a.stage++
+			m.requeue(cur, protected)
+			out = append(out, Outcome{Kind: Progress, Event: int(a.event), Src: h.Src, Stage: k + 1, Of: len(seq)})
+		case matches(seq[k-1], h):
+			// A retransmit or a client that knocks twice: not a failure.
+		case matches(seq[0], h):
+			a.stage = 1
+			a.deadline = now + ev.timeout
+			m.tunlink(cur)
+			m.tappend(cur)
+			m.requeue(cur, probation)
+			out = append(out, Outcome{Kind: Progress, Event: int(a.event), Src: h.Src, Stage: 1, Of: len(seq)})
+		default:
+			out = append(out, Outcome{Kind: Fail, Event: int(a.event), Src: h.Src, Stage: k, Of: len(seq), Proto: h.Proto, Port: h.DstPort})
+			m.remove(cur)
+		}
+	}
+
+	// Events whose first step this hit is, and that had no attempt above.
+	if !m.ports.start[pi].has(h.DstPort) {
+		sortByEvent(out[first:])
+		return out
+	}
+	for _, e := range m.ports.starters(pi, h.DstPort) {
+		ev := &m.events[e]
+		if ev.seenGen == m.gen || !ev.accepts(h, isLocal) || !matches(ev.Sequence[0], h) {
+			continue
+		}
+		if len(ev.Sequence) == 1 {
+			out = append(out, Outcome{Kind: Open, Event: int(e), Src: h.Src, Stage: 1, Of: 1})
+			continue
+		}
+		out = m.start(key, e, now, out)
+		out = append(out, Outcome{Kind: Progress, Event: int(e), Src: h.Src, Stage: 1, Of: len(ev.Sequence)})
+	}
+	sortByEvent(out[first:])
+	return out
+}
+
+// sortByEvent orders one hit's outcomes by event (insertion sort: there
+// are rarely more than one or two), so logs read the same on every run.
+func sortByEvent(o []Outcome) {
+	for i := 1; i < len(o); i++ {
+		for j := i; j > 0 && o[j].Event < o[j-1].Event; j-- {
+			o[j], o[j-1] = o[j-1], o[j]
+		}
+	}
+}
+
+// Expire ends every attempt whose deadline is at or before now.
+func (m *Matcher) Expire(now int64, out []Outcome) []Outcome {
+	for li := range m.tlists {
+		for ref := m.tlists[li].head; ref != nilRef; ref = m.tlists[li].head {
+			a := &m.slab[ref-1]
+			if a.deadline > now {
+				break
+			}
+			out = append(out, m.outcome(Timeout, a))
+			m.remove(ref)
+		}
+	}
+	return out
+}
+
+// NextDeadline returns the earliest deadline of any attempt in progress.
+func (m *Matcher) NextDeadline() (int64, bool) {
+	var next int64
+	found := false
+	for _, l := range m.tlists {
+		if l.head == nilRef {
+			continue
+		}
+		if d := m.slab[l.head-1].deadline; !found || d < next {
+			next, found = d, true
+		}
+	}
+	return next, found
+}
+
+func (m *Matcher) outcome(k Kind, a *attempt) Outcome {
+	return Outcome{Kind: k, Event: int(a.event), Src: addrFromKey(&a.key), Stage: int(a.stage), Of: len(m.events[a.event].Sequence)}
+}
+
+func addrFromKey(k *[16]byte) netip.Addr {
+	return netip.AddrFrom16(*k).Unmap()
+}
+
+func (ev *eventState) accepts(h *packet.Hit, isLocal bool) bool {
+	if ev.Target.IsValid() {
+		if h.Dst != ev.Target {
+			return false
+		}
+	} else if !isLocal {
+		return false
+	}
+	return h.Proto != packet.TCP || ev.Flags.Allows(h.Flags)
+}
+
+func matches(el config.Element, h *packet.Hit) bool {
+	return el.Proto == h.Proto && el.Port == h.DstPort && (h.Proto != packet.TCP || el.Flags.Matches(h.Flags))
+}
+
+func (m *Matcher) isLocal(dst netip.Addr) bool {
+	if len(m.local) == 0 {
+		return true
+	}
+	for _, a := range m.local {
+		if a == dst {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Matcher) bucket(key *[16]byte) uint32 {
+	return uint32(maphash.Bytes(m.seed, key[:])) & m.mask
+}
+
+// start creates a first-step attempt, evicting if the slab is full.
+func (m *Matcher) start(key [16]byte, e int, now int64, out []Outcome) []Outcome {
+	if m.free == nilRef {
+		victim := m.queues[probation].head
+		if victim == nilRef {
+			victim = m.queues[protected].head
+		}
+		out = append(out, m.outcome(Evicted, &m.slab[victim-1]))
+		m.remove(victim)
+	}
+	ref := m.free
+	a := &m.slab[ref-1]
+	m.free = a.hnext
+	*a = attempt{key: key, deadline: now + m.events[e].timeout, event: uint16(e), stage: 1, inUse: true}
+	b := m.bucket(&key)
+	a.hnext = m.buckets[b]
+	m.buckets[b] = ref
+	m.tappend(ref)
+	m.qappend(ref, probation)
+	m.active++
+	return out
+}
+
+func (m *Matcher) remove(ref uint32) {
+	a := &m.slab[ref-1]
+	b := m.bucket(&a.key)
+	for p := &m.buckets[b]; *p != nilRef; p = &m.slab[*p-1].hnext {
+		if *p == ref {
+			*p = a.hnext
+			break
+		}
+	}
+	m.tunlink(ref)
+	m.qunlink(ref)
+	a.inUse = false
+	a.hnext = m.free
+	m.free = ref
+	m.active--
+}
+
+// Timeout lists: one per distinct timeout value. Appending at the tail
+// keeps each list in deadline order, because deadline = now + timeout and
+// now never goes backwards.
+func (m *Matcher) tappend(ref uint32) {
+	a := &m.slab[ref-1]
+	l := &m.tlists[m.events[a.event].tlist]
+	a.tprev, a.tnext = l.tail, nilRef
+	if l.tail != nilRef {
+		m.slab[l.tail-1].tnext = ref
+	} else {
+		l.head = ref
+	}
+	l.tail = ref
+}
+
+func (m *Matcher) tunlink(ref uint32) {
+	a := &m.slab[ref-1]
+	l := &m.tlists[m.events[a.event].tlist]
+	if a.tprev != nilRef {
+		m.slab[a.tprev-1].tnext = a.tnext
+	} else {
+		l.head = a.tnext
+	}
+	if a.tnext != nilRef {
+		m.slab[a.tnext-1].tprev = a.tprev
+	} else {
+		l.tail = a.tprev
+	}
+	a.tprev, a.tnext = nilRef, nilRef
+}
+
+// Eviction queues: probation holds attempts at their first step, oldest
+// first; protected holds the rest, least recently advanced first.
+func (m *Matcher) qappend(ref uint32, q uint8) {
+	a := &m.slab[ref-1]
+	l := &m.queues[q]
+	a.queue = q
+	a.qprev, a.qnext = l.tail, nilRef
+	if l.tail != nilRef {
+		m.slab[l.tail-1].qnext = ref
+	} else {
+		l.head = ref
+	}
+	l.tail = ref
+}
+
+func (m *Matcher) qunlink(ref uint32) {
+	a := &m.slab[ref-1]
+	l := &m.queues[a.queue]
+	if a.qprev != nilRef {
+		m.slab[a.qprev-1].qnext = a.qnext
+	} else {
+		l.head = a.qnext
+	}
+	if a.qnext != nilRef {
+		m.slab[a.qnext-1].qprev = a.qprev
+	} else {
+		l.tail = a.qprev
+	}
+	a.qprev, a.qnext = nilRef, nilRef
+}
+
+// requeue moves ref to the tail of queue q.
+func (m *Matcher) requeue(ref uint32, q uint8) {
+	m.qunlink(ref)
+	m.qappend(ref, q)
+}

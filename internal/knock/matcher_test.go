@@ -1,0 +1,400 @@
+package knock
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesame-knock/sesame/internal/config"
+	"github.com/sesame-knock/sesame/internal/packet"
+)
+
+// step is either a hit or a jump of the clock (then Expire runs).
+type step struct {
+	src   string
+	dst   string // default 198.18.0.1
+	proto packet.Proto
+	port  uint16
+	flags packet.TCPFlags
+	wait  time.Duration
+}
+
+func syn(src string, port uint16) step { return step{src: src, proto: packet.TCP, port: port, flags: packet.SYN} }
+func ack(src string, port uint16) step { return step{src: src, proto: packet.TCP, port: port, flags: packet.ACK} }
+func udp(src string, port uint16) step { return step{src: src, proto: packet.UDP, port: port} }
+func wait(d time.Duration) step       { return step{wait: d} }
+func to(s step, dst string) step      { s.dst = dst; return s }
+func flags(s step, f packet.TCPFlags) step {
+	s.flags = f
+	return s
+}
+
+func tcpSeq(ports ...uint16) []config.Element {
+	var s []config.Element
+	for _, p := range ports {
+		s = append(s, config.Element{Proto: packet.TCP, Port: p})
+	}
+	return s
+}
+
+func ev(seq []config.Element) Event { return Event{Sequence: seq, Timeout: 5 * time.Second} }
+
+// run feeds the steps and returns outcomes as "kind event src stage/of".
+func run(t *testing.T, m *Matcher, steps []step) []string {
+	t.Helper()
+	var now int64 = 1e9
+	var got []string
+	var out []Outcome
+	for _, s := range steps {
+		out = out[:0]
+		if s.wait != 0 {
+			now += int64(s.wait)
+			out = m.Expire(now, out)
+		} else {
+			dst := s.dst
+			if dst == "" {
+				dst = "198.18.0.1"
+			}
+			h := packet.Hit{Src: netip.MustParseAddr(s.src), Dst: netip.MustParseAddr(dst), Proto: s.proto, DstPort: s.port, Flags: s.flags}
+			out = m.Hit(&h, now, out)
+		}
+		for _, o := range out {
+			got = append(got, fmt.Sprintf("%s e%d %s %d/%d", o.Kind, o.Event, o.Src, o.Stage, o.Of))
+		}
+	}
+	return got
+}
+
+func TestMatcherRules(t *testing.T) {
+	const a, b = "198.18.0.2", "198.18.0.3"
+	seq3 := []Event{ev(tcpSeq(7000, 8000, 9000))}
+	tests := []struct {
+		name   string
+		events []Event
+		guard  bool
+		steps  []step
+		want   []string
+	}{
+		{
+			name:   "sequence in order opens",
+			events: seq3,
+			steps:  []step{syn(a, 7000), syn(a, 8000), syn(a, 9000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "each knock sent twice still opens",
+			events: seq3,
+			steps:  []step{syn(a, 7000), syn(a, 7000), syn(a, 8000), syn(a, 8000), syn(a, 9000), syn(a, 9000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "wrong sequence port fails",
+			events: []Event{ev(tcpSeq(7000, 8000, 9000)), ev(tcpSeq(1111, 2222))},
+			steps:  []step{syn(a, 7000), syn(a, 2222), syn(a, 8000), syn(a, 9000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "fail e0 198.18.0.2 1/3"},
+		},
+		{
+			name:   "first element restarts at step one",
+			events: seq3,
+			steps:  []step{syn(a, 7000), syn(a, 8000), syn(a, 7000), syn(a, 8000), syn(a, 9000)},
+			want: []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "progress e0 198.18.0.2 1/3",
+				"progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "repeated element in the sequence advances before it is ignored",
+			events: []Event{ev(tcpSeq(7000, 7000, 8000))},
+			steps:  []step{syn(a, 7000), syn(a, 7000), syn(a, 7000), syn(a, 8000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "flag rule: failing hits are invisible, not failures",
+			events: []Event{{Sequence: tcpSeq(7000, 8000), Timeout: 5 * time.Second, Flags: config.FlagRule{Set: packet.SYN, Clear: packet.ACK}}},
+			steps:  []step{syn(a, 7000), ack(a, 9999), ack(a, 7000), flags(syn(a, 8000), packet.SYN|packet.ACK), syn(a, 8000)},
+			want:   []string{"progress e0 198.18.0.2 1/2", "open e0 198.18.0.2 2/2"},
+		},
+		{
+			name:   "flag rule does not apply to udp",
+			events: []Event{{Sequence: []config.Element{{Proto: packet.UDP, Port: 7000}, {Proto: packet.TCP, Port: 8000}}, Timeout: time.Second, Flags: config.FlagRule{Set: packet.SYN}}},
+			steps:  []step{udp(a, 7000), syn(a, 8000)},
+			want:   []string{"progress e0 198.18.0.2 1/2", "open e0 198.18.0.2 2/2"},
+		},
+		{
+			name:   "protocol is part of the element",
+			events: []Event{ev([]config.Element{{Proto: packet.UDP, Port: 7000}, {Proto: packet.TCP, Port: 8000}}), ev(tcpSeq(7000, 9000))},
+			steps:  []step{udp(a, 7000), syn(a, 7000), syn(a, 8000)},
+			want:   []string{"progress e0 198.18.0.2 1/2", "fail e0 198.18.0.2 1/2", "progress e1 198.18.0.2 1/2", "fail e1 198.18.0.2 1/2"},
+		},
+		{
+			name:   "without scan guard ports outside every sequence are invisible",
+			events: []Event{ev([]config.Element{{Proto: packet.UDP, Port: 7000}, {Proto: packet.TCP, Port: 8000}})},
+			steps:  []step{udp(a, 7000), syn(a, 7000), udp(a, 8000), syn(a, 8000)},
+			want:   []string{"progress e0 198.18.0.2 1/2", "open e0 198.18.0.2 2/2"},
+		},
+		{
+			name: "exact frame flags (tportknockd) on one port",
+			events: []Event{ev([]config.Element{
+				{Proto: packet.TCP, Port: 110, Flags: config.FrameFlags{Exact: true, Value: packet.AllFlags}},
+				{Proto: packet.TCP, Port: 110, Flags: config.FrameFlags{Exact: true, Value: packet.URG | packet.PSH}},
+				{Proto: packet.TCP, Port: 110, Flags: config.FrameFlags{Exact: true, Value: packet.URG | packet.PSH}},
+				{Proto: packet.TCP, Port: 110, Flags: config.FrameFlags{Exact: true}},
+				{Proto: packet.TCP, Port: 110},
+			})},
+			steps: []step{flags(syn(a, 110), packet.AllFlags), flags(syn(a, 110), packet.URG|packet.PSH), flags(syn(a, 110), packet.URG|packet.PSH),
+				flags(syn(a, 110), 0), ack(a, 110)},
+			want: []string{"progress e0 198.18.0.2 1/5", "progress e0 198.18.0.2 2/5", "progress e0 198.18.0.2 3/5", "progress e0 198.18.0.2 4/5", "open e0 198.18.0.2 5/5"},
+		},
+		{
+			name:   "timeout is enforced when it happens",
+			events: seq3,
+			steps:  []step{syn(a, 7000), wait(4 * time.Second), syn(a, 8000), wait(time.Second), syn(a, 9000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "timeout e0 198.18.0.2 2/3"},
+		},
+		{
+			name:   "no timeout one nanosecond early",
+			events: seq3,
+			steps:  []step{syn(a, 7000), wait(5*time.Second - 1), syn(a, 8000), syn(a, 9000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "restart moves the deadline",
+			events: seq3,
+			steps:  []step{syn(a, 7000), wait(3 * time.Second), syn(a, 8000), syn(a, 7000), wait(3 * time.Second), syn(a, 8000), syn(a, 9000)},
+			want: []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "progress e0 198.18.0.2 1/3",
+				"progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "sources are independent",
+			events: seq3,
+			steps:  []step{syn(a, 7000), syn(b, 7000), syn(b, 9000), syn(a, 8000), syn(b, 8000), syn(a, 9000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.3 1/3", "fail e0 198.18.0.3 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "events are independent",
+			events: []Event{ev(tcpSeq(7000, 8000, 9000)), ev(tcpSeq(7000, 8000, 6000))},
+			steps:  []step{syn(a, 7000), syn(a, 8000), syn(a, 6000)},
+			want: []string{"progress e0 198.18.0.2 1/3", "progress e1 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3",
+				"progress e1 198.18.0.2 2/3", "fail e0 198.18.0.2 2/3", "open e1 198.18.0.2 3/3"},
+		},
+		{
+			name:   "without scan guard a syn to an unrelated port is invisible",
+			events: seq3,
+			steps:  []step{syn(a, 7000), syn(a, 22), udp(a, 53), syn(a, 8000), syn(a, 9000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "scan guard: a new connection to another port fails the attempt",
+			events: seq3,
+			guard:  true,
+			steps:  []step{syn(a, 7000), syn(a, 22)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "fail e0 198.18.0.2 1/3"},
+		},
+		{
+			name:   "scan guard: udp to another port fails the attempt",
+			events: seq3,
+			guard:  true,
+			steps:  []step{syn(a, 7000), udp(a, 53)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "fail e0 198.18.0.2 1/3"},
+		},
+		{
+			name:   "scan guard: established traffic (ack) elsewhere is not a failure",
+			events: seq3,
+			guard:  true,
+			steps:  []step{syn(a, 7000), ack(a, 22), syn(a, 8000), syn(a, 9000)},
+			want:   []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:   "hits to other hosts do not count",
+			events: seq3,
+			steps:  []step{to(syn(a, 7000), "198.18.9.9"), syn(a, 8000)},
+			want:   nil,
+		},
+		{
+			name:   "target overrides the local addresses",
+			events: []Event{{Sequence: tcpSeq(7000, 8000), Timeout: time.Second, Target: netip.MustParseAddr("203.0.113.7")}},
+			steps:  []step{syn(a, 7000), to(syn(a, 7000), "203.0.113.7"), to(syn(a, 8000), "203.0.113.7")},
+			want:   []string{"progress e0 198.18.0.2 1/2", "open e0 198.18.0.2 2/2"},
+		},
+		{
+			name:   "single element sequence opens at once",
+			events: []Event{ev(tcpSeq(7000))},
+			steps:  []step{syn(a, 7000), syn(a, 7000)},
+			want:   []string{"open e0 198.18.0.2 1/1", "open e0 198.18.0.2 1/1"},
+		},
+		{
+			name:   "ipv6 sources",
+			events: seq3,
+			steps:  []step{to(syn("fd00:5e5a::2", 7000), "fd00:5e5a::1"), to(syn("fd00:5e5a::2", 8000), "fd00:5e5a::1"), to(syn("fd00:5e5a::2", 9000), "fd00:5e5a::1")},
+			want:   []string{"progress e0 fd00:5e5a::2 1/3", "progress e0 fd00:5e5a::2 2/3", "open e0 fd00:5e5a::2 3/3"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := New(tt.events, Options{ScanGuard: tt.guard, MaxAttempts: 64})
+			m.SetLocal([]netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("fd00:5e5a::1")})
+			got := run(t, m, tt.steps)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("outcomes (-want +got):\n-%s\n+%s", strings.Join(tt.want, "\n-"), strings.Join(got, "\n+"))
+			}
+			if m.Active() < 0 {
+				t.Errorf("Active() = %d", m.Active())
+			}
+		})
+	}
+}
+
+// A sequential scan of every port from one address never opens a door.
+func TestSequentialScanNeverOpens(t *testing.T) {
+	for _, guard := range []bool{false, true} {
+		m := New([]Event{ev(tcpSeq(7000, 8000, 9000)), ev(tcpSeq(9000, 8000, 7000)), ev(tcpSeq(1000, 2000))}, Options{ScanGuard: guard})
+		var out []Outcome
+		opened := 0
+		for p := 1; p <= 65535; p++ {
+			h := packet.Hit{Src: netip.MustParseAddr("198.18.0.66"), Dst: netip.MustParseAddr("198.18.0.1"), Proto: packet.TCP, DstPort: uint16(p), Flags: packet.SYN}
+			out = m.Hit(&h, int64(p)*1000, out[:0])
+			for _, o := range out {
+				if o.Kind == Open {
+					opened++
+				}
+			}
+		}
+		// Without the guard, ports outside every sequence are invisible, so
+		// the ascending sequences are walked; with it, every port in between
+		// fails the attempt.
+		want := 2
+		if guard {
+			want = 0
+		}
+		if opened != want {
+			t.Errorf("scan guard %v: scan opened %d doors, want %d", guard, opened, want)
+		}
+	}
+}
+
+// Thousands of sources knocking interleaved all get in.
+func TestManyConcurrentSources(t *testing.T) {
+	const n = 5000
+	m := New([]Event{ev(tcpSeq(7000, 8000, 9000))}, Options{ScanGuard: true, MaxAttempts: n})
+	var out []Outcome
+	opened := map[netip.Addr]bool{}
+	for _, port := range []uint16{7000, 8000, 9000} {
+		for i := 0; i < n; i++ {
+			src := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+			h := packet.Hit{Src: src, Dst: netip.MustParseAddr("198.18.0.1"), Proto: packet.TCP, DstPort: port, Flags: packet.SYN}
+			out = m.Hit(&h, 1, out[:0])
+			for _, o := range out {
+				if o.Kind == Open {
+					opened[o.Src] = true
+				}
+			}
+		}
+	}
+	if len(opened) != n {
+		t.Fatalf("%d of %d sources got in", len(opened), n)
+	}
+	if m.Active() != 0 {
+		t.Fatalf("%d attempts left behind", m.Active())
+	}
+}
+
+// Under a flood of spoofed first knocks that overflows the table, a knocker
+// past the first step keeps its attempt, and one whose first knock came
+// just before the flood's last entries is still there.
+func TestFairEvictionProtectsProgress(t *testing.T) {
+	const budget = 1024
+	m := New([]Event{ev(tcpSeq(7000, 8000, 9000))}, Options{MaxAttempts: budget})
+	legit := netip.MustParseAddr("198.18.0.2")
+	dst := netip.MustParseAddr("198.18.0.1")
+	var out []Outcome
+	hit := func(src netip.Addr, port uint16) []Outcome {
+		h := packet.Hit{Src: src, Dst: dst, Proto: packet.TCP, DstPort: port, Flags: packet.SYN}
+		out = m.Hit(&h, 1, out[:0])
+		return out
+	}
+	hit(legit, 7000)
+	hit(legit, 8000)
+	evicted := 0
+	for i := 0; i < 100*budget; i++ {
+		for _, o := range hit(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 7000) {
+			if o.Kind == Evicted {
+				evicted++
+				if o.Src == legit {
+					t.Fatal("the legitimate knocker past step one was evicted")
+				}
+			}
+		}
+	}
+	if evicted != 100*budget-(budget-1) {
+		t.Errorf("evicted %d, want %d", evicted, 100*budget-(budget-1))
+	}
+	if m.Active() != budget {
+		t.Errorf("Active() = %d, want the budget %d", m.Active(), budget)
+	}
+	got := hit(legit, 9000)
+	if len(got) != 1 || got[0].Kind != Open {
+		t.Fatalf("legitimate last knock: %v, want open", got)
+	}
+}
+
+func TestExpireReportsEveryAttemptOnceAndFreesThem(t *testing.T) {
+	m := New([]Event{ev(tcpSeq(7000, 8000)), {Sequence: tcpSeq(7000, 9000), Timeout: time.Second}}, Options{MaxAttempts: 8})
+	dst := netip.MustParseAddr("198.18.0.1")
+	var out []Outcome
+	for i := 0; i < 8; i++ {
+		h := packet.Hit{Src: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), Dst: dst, Proto: packet.TCP, DstPort: 7000, Flags: packet.SYN}
+		out = m.Hit(&h, 0, out)
+	}
+	if d, ok := m.NextDeadline(); !ok || d != int64(time.Second) {
+		t.Fatalf("NextDeadline = %v %v, want 1s", d, ok)
+	}
+	out = m.Expire(int64(time.Second), out[:0])
+	if len(out) != 4 {
+		t.Fatalf("expired %d at 1s, want the 4 one-second attempts (budget 8 split over 2 events)", len(out))
+	}
+	out = m.Expire(int64(5*time.Second), out[:0])
+	if len(out) != 4 || m.Active() != 0 {
+		t.Fatalf("expired %d at 5s with %d left, want 4 and 0", len(out), m.Active())
+	}
+	if _, ok := m.NextDeadline(); ok {
+		t.Fatal("NextDeadline reports a deadline with nothing in progress")
+	}
+}
+
+func TestSetSequenceDropsAttemptsAndUsesTheNewSequence(t *testing.T) {
+	m := New([]Event{ev(tcpSeq(7000, 8000))}, Options{})
+	got := run(t, m, []step{syn("198.18.0.2", 7000)})
+	if len(got) != 1 {
+		t.Fatalf("got %v", got)
+	}
+	m.SetSequence(0, tcpSeq(1000, 2000))
+	if m.Active() != 0 {
+		t.Fatalf("Active() = %d after SetSequence, want 0", m.Active())
+	}
+	got = run(t, m, []step{syn("198.18.0.2", 8000), syn("198.18.0.2", 1000), syn("198.18.0.2", 2000)})
+	want := "progress e0 198.18.0.2 1/2,open e0 198.18.0.2 2/2"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	m.SetSequence(0, nil) // an exhausted one-time list: the event is inactive
+	if got := run(t, m, []step{syn("198.18.0.2", 1000)}); len(got) != 0 {
+		t.Fatalf("inactive event produced %v", got)
+	}
+}
+
+func TestHitDoesNotAllocate(t *testing.T) {
+	m := New([]Event{ev(tcpSeq(7000, 8000, 9000))}, Options{ScanGuard: true, MaxAttempts: 1 << 10})
+	out := make([]Outcome, 0, 8)
+	i := 0
+	allocs := testing.AllocsPerRun(10000, func() {
+		i++
+		h := packet.Hit{Src: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Dst: netip.MustParseAddr("198.18.0.1"),
+			Proto: packet.TCP, DstPort: []uint16{7000, 8000, 9000, 22}[i%4], Flags: packet.SYN}
+		out = m.Hit(&h, int64(i), out[:0])
+		out = m.Expire(int64(i), out)
+	})
+	if allocs != 0 {
+		t.Fatalf("Hit+Expire allocate %.1f times per hit, want 0", allocs)
+	}
+}
