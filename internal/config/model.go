@@ -28,6 +28,10 @@ type Config struct {
 	Source  string
 	Options Options
 	Events  []Event
+
+	// notes are the parser's warnings (see Warnings): things knockd
+	// accepts and sesame reads the same way, but that look like mistakes.
+	notes Errors
 }
 
 // Options are the global settings (knockd's [options] section).
@@ -58,6 +62,12 @@ type Event struct {
 	SeqTimeout time.Duration
 	Flags      FlagRule // knockd's TCPFlags; applies to TCP hits only
 
+	// The commands run for a successful knock. StartCommand6 and
+	// StopCommand6 are what runs for an IPv6 source, already resolved: the
+	// knockd.conf parser copies Start_Command/Stop_Command into them when
+	// no _6 variant is given (knockd's fallback), and an empty _6 value
+	// stays empty (knockd: do nothing). An empty start command runs
+	// nothing, and then no stop command either.
 	StartCommand  string
 	StartCommand6 string // for IPv6 sources (knockd's Start_Command_6)
 	StopCommand   string

@@ -11,3 +11,19 @@ const (
 	LinkSLL      LinkType = 113 // Linux cooked capture v1
 	LinkSLL2     LinkType = 276 // Linux cooked capture v2
 )
+
+func (l LinkType) String() string {
+	switch l {
+	case LinkEthernet:
+		return "ethernet"
+	case LinkRaw:
+		return "raw-ip"
+	case LinkSLL:
+		return "sll"
+	case LinkSLL2:
+		return "sll2"
+	case 0:
+		return "-"
+	}
+	return "linktype(" + itoa(int(l)) + ")"
+}

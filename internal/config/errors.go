@@ -1,0 +1,63 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// String formats a position as "file:line", the prefix of every message
+// about a configuration file.
+func (p Pos) String() string {
+	if p.Line <= 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
+// Error is one problem in a configuration file: where, and what is wrong
+// and what was expected.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Errors is every problem found in a file. Parsers collect them all so that
+// an administrator can fix a configuration in one pass.
+type Errors []Error
+
+// Error lists the problems one per line, "file:line: msg", in file order.
+func (es Errors) Error() string {
+	sorted := es.sorted()
+	var b strings.Builder
+	for i, e := range sorted {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+func (es Errors) sorted() Errors {
+	s := make(Errors, len(es))
+	copy(s, es)
+	sort.SliceStable(s, func(i, j int) bool {
+		if s[i].Pos.File != s[j].Pos.File {
+			return s[i].Pos.File < s[j].Pos.File
+		}
+		return s[i].Pos.Line < s[j].Pos.Line
+	})
+	return s
+}
+
+// errOrNil returns the sorted list, or nil when it is empty, so that a nil
+// Errors never reaches a caller as a non-nil error.
+func (es Errors) errOrNil() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es.sorted()
+}

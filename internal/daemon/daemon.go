@@ -1,0 +1,238 @@
+// Package daemon wires the road a hit travels — capture → decode → match →
+// door — for sesamed, and owns the daemon's lifecycle: it opens every
+// capture before it reports ready (so a bad interface stops start-up, the
+// daemon never half-starts), and on shutdown it stops capturing first and
+// then runs every pending stop command, so no open door is left behind.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sesame-knock/sesame/internal/capture"
+	"github.com/sesame-knock/sesame/internal/clock"
+	"github.com/sesame-knock/sesame/internal/config"
+	"github.com/sesame-knock/sesame/internal/door"
+	"github.com/sesame-knock/sesame/internal/packet"
+	"github.com/sesame-knock/sesame/internal/seq"
+)
+
+// Options are the daemon's command-line settings; they override the
+// configuration file's [options] where both say something.
+type Options struct {
+	Interfaces []string // -i, repeatable
+	Verbose    bool     // -v
+	Debug      bool     // -D
+	Lookup     bool     // -l
+	IPv4Only   bool     // -4
+	PidFile    string   // -p
+	LogFile    string   // -g
+	JSON       bool     // --log-format json
+	Stderr     io.Writer
+	// Ready, if set, is called once every capture is open.
+	Ready func()
+	// StopTimeout bounds how long shutdown waits for stop commands.
+	StopTimeout time.Duration
+}
+
+// Run runs the daemon until ctx is cancelled.
+func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
+	logFile := cfg.Options.LogFile
+	if o.LogFile != "" {
+		logFile = o.LogFile
+	}
+	log, logCloser, err := newLogger(LogOptions{
+		Verbose: o.Verbose, Debug: o.Debug, JSON: o.JSON,
+		Stderr: o.Stderr, File: logFile, Syslog: cfg.Options.UseSyslog,
+	})
+	if err != nil {
+		return err
+	}
+	defer logCloser.Close()
+
+	if len(cfg.Events) == 0 {
+		return ErrNoEvents
+	}
+	ifaces, err := interfaces(cfg, o)
+	if err != nil {
+		return err
+	}
+
+	onetime := make([]Sequencer, len(cfg.Events))
+	for i, ev := range cfg.Events {
+		if ev.OneTimeFile == "" {
+			continue
+		}
+		ot, err := seq.Open(ev.OneTimeFile)
+		if err != nil {
+			return fmt.Errorf("event %s: failed to open one-time sequences: %w", ev.Name, err)
+		}
+		if _, ok := ot.Current(); !ok {
+			log.Warn("one-time sequences exhausted: event disabled", "event", ev.Name, "file", ev.OneTimeFile)
+		}
+		onetime[i] = ot
+	}
+
+	// Open every capture before doing anything else.
+	spec := filterSpec(cfg, onetime)
+	sources := make([]*capture.AFPacket, 0, len(ifaces))
+	defer func() {
+		if err != nil {
+			for _, s := range sources {
+				s.Close()
+			}
+		}
+	}()
+	var local []netip.Addr
+	for _, name := range ifaces {
+		s, err := capture.OpenAFPacket(name, spec)
+		if err != nil {
+			return err
+		}
+		sources = append(sources, s)
+		addrs, err := capture.LocalAddrs(name)
+		if err != nil {
+			return fmt.Errorf("failed to read the addresses of %s: %w", name, err)
+		}
+		local = append(local, addrs...)
+	}
+
+	pidFile := cfg.Options.PidFile
+	if o.PidFile != "" {
+		pidFile = o.PidFile
+	}
+	if pidFile != "" {
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("failed to write pid file: %w", err)
+		}
+		defer os.Remove(pidFile)
+	}
+
+	clk := clock.Real{}
+	runner := door.NewRunner(door.Options{Clock: clk, Logger: log})
+	eng := newEngine(engineConfig{
+		Events: cfg.Events, OneTime: onetime, Door: runner, Log: log, Clock: clk,
+		ScanGuard: cfg.Options.ScanGuard, Budget: cfg.Options.MaxAttempts,
+		IPv4Only: o.IPv4Only, Lookup: o.Lookup,
+	})
+	eng.setLocal(local)
+
+	capCtx, stopCapture := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i, s := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runCapture(capCtx, log, ifaces[i], s, spec, eng)
+		}()
+	}
+	log.Info("ready", "interfaces", ifaces, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard)
+	if o.Ready != nil {
+		o.Ready()
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down", "pending_stops", runner.Pending())
+	stopCapture()
+	wg.Wait()
+	eng.close()
+	stopTimeout := o.StopTimeout
+	if stopTimeout == 0 {
+		stopTimeout = 30 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := runner.Close(sctx); err != nil {
+		log.Error("stop commands did not all finish", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// runCapture runs one capture source; if it fails (the interface went
+// away), it logs and reopens it until ctx ends instead of taking the
+// daemon down with the interface.
+func runCapture(ctx context.Context, log *slog.Logger, name string, s *capture.AFPacket, spec capture.FilterSpec, sink capture.Sink) {
+	for {
+		err := s.Run(ctx, sink)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("capture stopped; will reopen", "interface", name, "err", err)
+		for s = nil; s == nil; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			if s, err = capture.OpenAFPacket(name, spec); err != nil {
+				log.Debug("reopen failed", "interface", name, "err", err)
+				s = nil
+			}
+		}
+		log.Info("capture reopened", "interface", name)
+	}
+}
+
+// interfaces picks the interfaces to capture on: -i flags, else the
+// configuration's Interface, else the interface of the default route.
+func interfaces(cfg *config.Config, o Options) ([]string, error) {
+	switch {
+	case len(o.Interfaces) > 0:
+		return dedupe(o.Interfaces), nil
+	case len(cfg.Options.Interfaces) > 0:
+		return dedupe(cfg.Options.Interfaces), nil
+	}
+	name, err := capture.DefaultRouteInterface()
+	if err != nil {
+		return nil, fmt.Errorf("no interface given and %w (use -i IFACE)", err)
+	}
+	return []string{name}, nil
+}
+
+func dedupe(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// filterSpec lists every port a sequence uses (static ones, and every line
+// of one-time files, so the filter need not change as they advance).
+func filterSpec(cfg *config.Config, onetime []Sequencer) capture.FilterSpec {
+	spec := capture.FilterSpec{ScanGuard: cfg.Options.ScanGuard}
+	add := func(els []config.Element) {
+		for _, el := range els {
+			switch el.Proto {
+			case packet.TCP:
+				spec.TCPPorts = append(spec.TCPPorts, el.Port)
+			case packet.UDP:
+				spec.UDPPorts = append(spec.UDPPorts, el.Port)
+			}
+		}
+	}
+	for i, ev := range cfg.Events {
+		add(ev.Sequence)
+		if onetime[i] != nil {
+			for _, s := range onetime[i].All() {
+				add(s)
+			}
+		}
+	}
+	slices.Sort(spec.TCPPorts)
+	spec.TCPPorts = slices.Compact(spec.TCPPorts)
+	slices.Sort(spec.UDPPorts)
+	spec.UDPPorts = slices.Compact(spec.UDPPorts)
+	return spec
+}
+
+// ErrNoEvents is returned for a configuration with nothing to listen for.
+var ErrNoEvents = errors.New("the configuration defines no events")

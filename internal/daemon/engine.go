@@ -1,0 +1,239 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sesame-knock/sesame/internal/clock"
+	"github.com/sesame-knock/sesame/internal/config"
+	"github.com/sesame-knock/sesame/internal/knock"
+	"github.com/sesame-knock/sesame/internal/packet"
+)
+
+// Door is what happens when a knock completes. It must not block: it is
+// called on the capture path.
+type Door interface {
+	Open(ev *config.Event, src netip.Addr)
+}
+
+// Sequencer is a sequence that moves on after each use (a one-time file).
+type Sequencer interface {
+	Current() ([]config.Element, bool)
+	MarkUsed() error
+	All() [][]config.Element // every sequence still to come, for the capture filter
+}
+
+// engine is the match stage of the road: capture sources hand it hits, it
+// feeds the matcher, logs what happened and opens doors. It is safe for
+// several capture goroutines: one mutex guards the matcher, which does
+// O(1) work per hit, so the critical section is short.
+type engine struct {
+	mu       sync.Mutex
+	m        *knock.Matcher
+	events   []config.Event
+	onetime  []Sequencer // per event; nil for static sequences
+	door     Door
+	log      *slog.Logger
+	clock    clock.Clock
+	epoch    time.Time
+	ipv4Only bool
+	lookup   bool
+	lookups  chan struct{} // bounds concurrent reverse lookups
+
+	out      []knock.Outcome
+	timer    clock.Timer
+	armedFor int64 // deadline the timer is set for; 0 when idle
+	closed   bool
+
+	hits uint64
+}
+
+type engineConfig struct {
+	Events    []config.Event
+	OneTime   []Sequencer
+	Door      Door
+	Log       *slog.Logger
+	Clock     clock.Clock
+	ScanGuard bool
+	Budget    int
+	IPv4Only  bool
+	Lookup    bool
+}
+
+func newEngine(c engineConfig) *engine {
+	evs := make([]knock.Event, len(c.Events))
+	for i, ev := range c.Events {
+		evs[i] = knock.Event{Sequence: ev.Sequence, Timeout: ev.SeqTimeout, Flags: ev.Flags, Target: ev.Target}
+		if c.OneTime != nil && c.OneTime[i] != nil {
+			evs[i].Sequence, _ = c.OneTime[i].Current()
+		}
+	}
+	e := &engine{
+		m:        knock.New(evs, knock.Options{MaxAttempts: c.Budget, ScanGuard: c.ScanGuard}),
+		events:   c.Events,
+		onetime:  c.OneTime,
+		door:     c.Door,
+		log:      c.Log,
+		clock:    c.Clock,
+		epoch:    c.Clock.Now(),
+		ipv4Only: c.IPv4Only,
+		lookup:   c.Lookup,
+		lookups:  make(chan struct{}, 8),
+		out:      make([]knock.Outcome, 0, 2*len(c.Events)+4),
+	}
+	return e
+}
+
+// setLocal tells the matcher which destinations are this host's.
+func (e *engine) setLocal(addrs []netip.Addr) {
+	e.mu.Lock()
+	e.m.SetLocal(addrs)
+	e.mu.Unlock()
+}
+
+// now is the engine's monotonic time in nanoseconds.
+func (e *engine) now() int64 { return int64(e.clock.Now().Sub(e.epoch)) + 1 }
+
+// Hit implements capture.Sink.
+func (e *engine) Hit(h *packet.Hit) {
+	if e.ipv4Only && h.Src.Is6() {
+		return
+	}
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("hit", "src", h.Src, "dst", h.Dst, "proto", h.Proto, "port", h.DstPort, "flags", h.Flags)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.hits++
+	now := e.now()
+	e.out = e.m.Hit(h, now, e.out[:0])
+	e.handle(e.out)
+	e.arm(now)
+}
+
+// expire runs when the earliest deadline falls due: timeouts are enforced
+// when they happen, not when the source next sends something.
+func (e *engine) expire() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	now := e.now()
+	e.armedFor = 0
+	e.out = e.m.Expire(now, e.out[:0])
+	e.handle(e.out)
+	e.arm(now)
+}
+
+// arm makes sure the timer fires by the matcher's next deadline. It only
+// touches the timer when the deadline moved earlier or nothing is armed,
+// so a flood of new attempts (each with a later deadline) costs nothing.
+func (e *engine) arm(now int64) {
+	next, ok := e.m.NextDeadline()
+	if !ok || (e.armedFor != 0 && e.armedFor <= next) {
+		return
+	}
+	e.armedFor = next
+	d := time.Duration(next - now)
+	if e.timer == nil {
+		e.timer = e.clock.AfterFunc(d, e.expire)
+	} else {
+		e.timer.Reset(d)
+	}
+}
+
+func (e *engine) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+}
+
+func (e *engine) handle(outs []knock.Outcome) {
+	for i := range outs {
+		o := &outs[i]
+		ev := &e.events[o.Event]
+		switch o.Kind {
+		case knock.Progress:
+			e.report(levelVerbose, "stage", o, ev)
+		case knock.Open:
+			e.report(slog.LevelInfo, "OPEN SESAME", o, ev)
+			e.door.Open(ev, o.Src)
+			e.nextOneTime(o.Event)
+		case knock.Fail:
+			e.report(slog.LevelInfo, "failed: wrong port", o, ev)
+		case knock.Timeout:
+			lvl := slog.LevelInfo
+			if o.Stage < 2 {
+				lvl = levelVerbose // a lone first knock (or a spoofed flood of them)
+			}
+			e.report(lvl, "timeout", o, ev)
+		case knock.Evicted:
+			e.report(slog.LevelDebug, "evicted: attempt table full", o, ev)
+		}
+	}
+}
+
+// report logs one outcome. With -l the reverse lookup runs off the
+// capture path and the line is logged when it returns.
+func (e *engine) report(level slog.Level, msg string, o *knock.Outcome, ev *config.Event) {
+	ctx := context.Background()
+	if !e.log.Enabled(ctx, level) {
+		return
+	}
+	if o.Kind == knock.Progress {
+		msg = "stage " + itoa(o.Stage) + "/" + itoa(o.Of)
+	}
+	attrs := []slog.Attr{slog.String("src", o.Src.String()), slog.String("event", ev.Name), slog.String("stage", itoa(o.Stage)+"/"+itoa(o.Of))}
+	if o.Kind == knock.Fail {
+		attrs = append(attrs, slog.String("hit", o.Proto.String()+":"+itoa(int(o.Port))))
+	}
+	if !e.lookup {
+		e.log.LogAttrs(ctx, level, msg, attrs...)
+		return
+	}
+	select {
+	case e.lookups <- struct{}{}:
+		go func() {
+			defer func() { <-e.lookups }()
+			lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if names, err := net.DefaultResolver.LookupAddr(lctx, o.Src.String()); err == nil && len(names) > 0 {
+				attrs = append(attrs, slog.String("host", names[0]))
+			}
+			e.log.LogAttrs(ctx, level, msg, attrs...)
+		}()
+	default: // too many lookups in flight: log without the name
+		e.log.LogAttrs(ctx, level, msg, attrs...)
+	}
+}
+
+// nextOneTime moves a one-time event on to its next sequence.
+func (e *engine) nextOneTime(i int) {
+	if e.onetime == nil || e.onetime[i] == nil {
+		return
+	}
+	ot := e.onetime[i]
+	ev := &e.events[i]
+	if err := ot.MarkUsed(); err != nil {
+		e.log.Error("failed to mark one-time sequence used", "event", ev.Name, "file", ev.OneTimeFile, "err", err)
+	}
+	seq, ok := ot.Current()
+	if !ok {
+		e.log.Warn("one-time sequences exhausted: event disabled", "event", ev.Name, "file", ev.OneTimeFile)
+	}
+	e.m.SetSequence(i, seq)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

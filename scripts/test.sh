@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs sesame's whole test suite: unit tests, fuzz smoke runs, the race
+# detector on the concurrent packages, cross-builds of the client, and the
+# root-only end-to-end tests in network namespaces (which fail instead of
+# skipping when CI=true). Installs what the tests need on Debian.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pair in nft:nftables iptables:iptables ip:iproute2 knockd:knockd knock:knockd hping3:hping3 socat:socat tcpdump:tcpdump; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "==> missing ${need[*]}: root-only tests will skip (install them as root to run everything)"
+  fi
+fi
+command -v go >/dev/null || { echo "test.sh: error: Go is not installed (go.mod says which version)"; exit 1; }
+
+echo "==> go vet"
+go vet ./...
+for target in windows/amd64 darwin/arm64 linux/arm64 linux/arm; do
+  echo "==> vet + build the client for $target"
+  GOOS=${target%/*} GOARCH=${target#*/} go vet ./cmd/sesame ./internal/client
+  GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/sesame
+done
+
+echo "==> go test"
+go test -count=1 -timeout 15m ./...
+
+echo "==> race detector on the concurrent packages"
+go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door
+
+echo "==> fuzz smoke runs"
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1"; }
+for pkg in ./internal/packet ./internal/config ./internal/knock ./internal/capture ./internal/seq ./internal/client; do
+  for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+    echo "--- $pkg $f"
+    fuzz "$pkg" "$f"
+  done
+done
+echo "==> all tests passed"
