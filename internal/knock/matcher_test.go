@@ -21,11 +21,15 @@ type step struct {
 	wait  time.Duration
 }
 
-func syn(src string, port uint16) step { return step{src: src, proto: packet.TCP, port: port, flags: packet.SYN} }
-func ack(src string, port uint16) step { return step{src: src, proto: packet.TCP, port: port, flags: packet.ACK} }
+func syn(src string, port uint16) step {
+	return step{src: src, proto: packet.TCP, port: port, flags: packet.SYN}
+}
+func ack(src string, port uint16) step {
+	return step{src: src, proto: packet.TCP, port: port, flags: packet.ACK}
+}
 func udp(src string, port uint16) step { return step{src: src, proto: packet.UDP, port: port} }
-func wait(d time.Duration) step       { return step{wait: d} }
-func to(s step, dst string) step      { s.dst = dst; return s }
+func wait(d time.Duration) step        { return step{wait: d} }
+func to(s step, dst string) step       { s.dst = dst; return s }
 func flags(s step, f packet.TCPFlags) step {
 	s.flags = f
 	return s

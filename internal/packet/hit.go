@@ -73,9 +73,33 @@ type Hit struct {
 	SrcPort  uint16
 	DstPort  uint16
 	Flags    TCPFlags // zero for UDP
-	// PayloadLen is the transport payload length as captured (may be
-	// shorter than on the wire when the capture was truncated).
+	// PayloadLen is the transport payload length as the packet declares
+	// it (IP length fields minus the IP, extension and transport headers),
+	// not as captured: a snap length that cuts the packet short does not
+	// change it. For the first fragment of a datagram it is that fragment's.
 	PayloadLen uint16
+}
+
+// String formats the hit for debugging, e.g.
+// "198.18.0.2:40000 -> 198.18.0.1:7000 tcp [syn]". It allocates; do not
+// call it per packet on the hot path.
+func (h Hit) String() string {
+	var b strings.Builder
+	b.WriteString(netip.AddrPortFrom(h.Src, h.SrcPort).String())
+	b.WriteString(" -> ")
+	b.WriteString(netip.AddrPortFrom(h.Dst, h.DstPort).String())
+	b.WriteByte(' ')
+	b.WriteString(h.Proto.String())
+	if h.Proto == TCP {
+		b.WriteString(" [")
+		b.WriteString(h.Flags.String())
+		b.WriteByte(']')
+	}
+	if h.PayloadLen > 0 {
+		b.WriteString(" len=")
+		b.WriteString(itoa(int(h.PayloadLen)))
+	}
+	return b.String()
 }
 
 // NewConn reports whether the hit would start a new connection or flow:
