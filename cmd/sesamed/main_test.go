@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeConf(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "knockd.conf")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodConf = `[options]
+	logfile = /var/log/knockd.log
+[openSSH]
+	sequence    = 7000,8000,9000
+	seq_timeout = 5
+	command     = /sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+	tcpflags    = syn
+`
+
+const badConf = `[openSSH]
+	Sequnce = 7000,8000
+	Seq_Timeout = soon
+	Sequence = 7000,70000
+`
+
+func TestCLI(t *testing.T) {
+	good := writeConf(t, goodConf)
+	bad := writeConf(t, badConf)
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     []string // substrings
+		stderr     []string
+		emptyError bool
+	}{
+		{name: "help", args: []string{"--help"}, code: 0, stdout: []string{"Usage: sesamed [options]", "-C, --check FILE", "Examples:"}, emptyError: true},
+		{name: "short help", args: []string{"-h"}, code: 0, stdout: []string{"Usage: sesamed"}},
+		{name: "version", args: []string{"-V"}, code: 0, stdout: []string{"sesamed 0.1.0-dev (go"}},
+		{name: "unknown flag", args: []string{"--bogus"}, code: 2, stderr: []string{"sesamed: error: unknown flag: --bogus\n", "sesamed: hint: run 'sesamed --help'"}},
+		{name: "stray argument", args: []string{"-c", good, "eth0"}, code: 2, stderr: []string{`sesamed: error: unexpected argument "eth0"`}},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, code: 2, stderr: []string{`--log-format must be text or json, not "xml"`}},
+		{name: "check good", args: []string{"--check", good}, code: 0,
+			stdout: []string{"configuration read from " + good, "[openSSH]", "Sequence           = 7000:tcp,8000:tcp,9000:tcp", "TCPFlags           = syn", "Seq_Timeout        = 5"}, emptyError: true},
+		{name: "check short flag", args: []string{"-C", good}, code: 0, stdout: []string{"[openSSH]"}},
+		{name: "check bad lists every error with file:line", args: []string{"-C", bad}, code: 1,
+			stderr: []string{bad + `:2: unknown directive "Sequnce" (did you mean "Sequence"?)`, bad + ":3: ", bad + ":4: "}},
+		{name: "missing config", args: []string{"-c", "/nonexistent/knockd.conf"}, code: 1, stderr: []string{"sesamed: error: failed to read configuration"}},
+		{name: "bad config at start", args: []string{"-c", bad}, code: 1, stderr: []string{"sesamed: error: " + bad + ":2: unknown directive"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d\nstderr: %s", code, tt.code, stderr.String())
+			}
+			for _, s := range tt.stdout {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
+				}
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
+				}
+			}
+			if tt.emptyError && stderr.Len() != 0 {
+				t.Errorf("stderr not empty: %s", stderr.String())
+			}
+			// Every line on stderr is one clear line with the program's prefix
+			// or a file:line position.
+			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+				if l != "" && !strings.HasPrefix(l, "sesamed: ") && !strings.HasPrefix(l, bad+":") {
+					t.Errorf("stderr line without prefix or position: %q", l)
+				}
+			}
+		})
+	}
+}
+
+// The daemon refuses to start rather than half-start when an interface
+// cannot be opened.
+func TestNoHalfStartOnBadInterface(t *testing.T) {
+	conf := writeConf(t, strings.Replace(goodConf, "logfile = /var/log/knockd.log", "", 1))
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-c", conf, "-i", "sesame-no-such-if0"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "sesame-no-such-if0") {
+		t.Fatalf("exit %d, stderr %q; want 1 and an error naming the interface", code, stderr.String())
+	}
+}
