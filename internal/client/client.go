@@ -1,0 +1,244 @@
+// Package client sends port knocks: the sesame command's engine.
+//
+// A knock is one packet, nothing more. A knock daemon (knockd, sesamed)
+// watches for the first packet of a connection attempt, so anything the
+// client sends after it is at best noise and at worst a failed sequence:
+// sesamed treats a second packet to another port as a wrong step, and a
+// retransmitted SYN that arrives after the next knock breaks the order.
+//
+// So a TCP knock is exactly one SYN. The client opens a non-blocking
+// socket, starts a connect (which puts the SYN on the wire and returns
+// EINPROGRESS, or WSAEWOULDBLOCK on Windows) and closes the socket at
+// once. A socket closed in SYN_SENT has no peer to reset, so the kernel
+// sends no RST and, the socket being gone, never retransmits the SYN. No
+// root or CAP_NET_RAW is needed, unlike a raw-socket knock. If the door's
+// port happens to be open, the server's SYN-ACK meets no socket and the
+// kernel answers it with a RST, as it does for any stray segment.
+//
+// A UDP knock is exactly one datagram whose payload is a single zero byte,
+// as knockd's knock client sends it (an empty string sent with length 1).
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/sesame-knock/sesame/internal/packet"
+)
+
+// Knock is one element of a sequence: a protocol and a destination port.
+type Knock struct {
+	Proto packet.Proto
+	Port  uint16
+}
+
+// String gives the knock in knock's command-line form, "7000:tcp".
+func (k Knock) String() string {
+	return fmt.Sprintf("%d:%s", k.Port, k.Proto)
+}
+
+// Options says what to knock, where and how.
+type Options struct {
+	// Hosts are names or literal addresses ("server.example.com",
+	// "198.51.100.7", "2001:db8::7", "[2001:db8::7]", "fe80::1%eth0").
+	Hosts []string
+	// Knocks is the sequence every host receives, in order.
+	Knocks []Knock
+	// Delay is the pause between two consecutive knocks (also between the
+	// last knock to one host and the first to the next), never after the
+	// last one. Zero sends as fast as the sockets allow.
+	Delay time.Duration
+	// Family restricts name resolution: 0 any, 4 IPv4 only, 6 IPv6 only.
+	Family int
+	// Source, when valid, is the local address the knocks are sent from
+	// (for multi-homed hosts, and for tests). It must belong to this host,
+	// and only hosts with an address of its family can be knocked.
+	Source netip.Addr
+	// Verbose, when not nil, receives one line per knock, just before it is
+	// sent, in knock's -v format: "hitting tcp 198.51.100.7:7000".
+	Verbose io.Writer
+
+	wait func(context.Context, time.Duration) error // tests record delays
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// payload is the content of a UDP knock: one zero byte, as knockd's knock
+// client sends.
+var payload = []byte{0}
+
+// Run knocks: every host in o.Hosts, in the order given, receives the whole
+// sequence o.Knocks before the next host receives any of it. All hosts are
+// resolved first, once each, so a typo in the last host name stops the run
+// before anything is sent. Run stops at the first knock that cannot be
+// sent, and when ctx is done (also during a delay), returning ctx's error.
+func Run(ctx context.Context, o Options) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	dsts := make([]netip.Addr, len(o.Hosts))
+	for i, h := range o.Hosts {
+		a, err := resolve(ctx, h, o.Family, o.Source)
+		if err != nil {
+			return err
+		}
+		dsts[i] = a
+	}
+	wait := o.wait
+	if wait == nil {
+		wait = sleep
+	}
+	first := true
+	for _, dst := range dsts {
+		for _, k := range o.Knocks {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !first && o.Delay > 0 {
+				if err := wait(ctx, o.Delay); err != nil {
+					return err
+				}
+			}
+			first = false
+			if o.Verbose != nil {
+				// knock prints the address as getnameinfo gives it:
+				// IPv6 without brackets ("hitting tcp ::1:7000").
+				fmt.Fprintf(o.Verbose, "hitting %s %s:%d\n", k.Proto, dst, k.Port)
+			}
+			if err := send(k, netip.AddrPortFrom(dst, k.Port), o.Source); err != nil {
+				return &KnockError{Knock: k, Addr: dst, Err: err}
+			}
+		}
+	}
+	return nil
+}
+
+// KnockError is a knock that could not be sent.
+type KnockError struct {
+	Knock Knock
+	Addr  netip.Addr
+	Err   error
+}
+
+func (e *KnockError) Error() string {
+	return fmt.Sprintf("failed to knock %s %s: %v", e.Knock.Proto,
+		netip.AddrPortFrom(e.Addr, e.Knock.Port), e.Err)
+}
+
+func (e *KnockError) Unwrap() error { return e.Err }
+
+func (o *Options) check() error {
+	if len(o.Hosts) == 0 {
+		return errors.New("no host to knock")
+	}
+	if len(o.Knocks) == 0 {
+		return errors.New("no ports to knock")
+	}
+	for _, k := range o.Knocks {
+		if k.Port == 0 {
+			return fmt.Errorf("invalid knock %s: port 0", k)
+		}
+		if k.Proto != packet.TCP && k.Proto != packet.UDP {
+			return fmt.Errorf("invalid knock %s: only tcp and udp knocks are supported", k)
+		}
+	}
+	if o.Delay < 0 {
+		return errors.New("delay cannot be negative")
+	}
+	switch o.Family {
+	case 0, 4, 6:
+	default:
+		return fmt.Errorf("invalid address family %d: want 0, 4 or 6", o.Family)
+	}
+	if s := o.Source; s.IsValid() {
+		s = s.Unmap()
+		if (o.Family == 4 && !s.Is4()) || (o.Family == 6 && !s.Is6()) {
+			return fmt.Errorf("source address %s is not IPv%d", s, o.Family)
+		}
+		if s.IsUnspecified() {
+			return fmt.Errorf("source address %s is unspecified: name one of this host's addresses", s)
+		}
+		o.Source = s
+	}
+	return nil
+}
+
+// resolve turns a host into the one address its knocks go to: the first
+// address of the wanted family, in the resolver's order (the system's
+// address selection when it answers through getaddrinfo, RFC 6724 in Go's
+// own resolver), as knock takes getaddrinfo's first answer.
+func resolve(ctx context.Context, host string, family int, src netip.Addr) (netip.Addr, error) {
+	return resolveWith(ctx, net.DefaultResolver.LookupNetIP, host, family, src)
+}
+
+type lookupFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+func resolveWith(ctx context.Context, lookup lookupFunc, host string, family int, src netip.Addr) (netip.Addr, error) {
+	name := host
+	if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+		name = name[1 : len(name)-1]
+	}
+	if src.IsValid() && family == 0 {
+		family = 4
+		if src.Is6() {
+			family = 6
+		}
+	}
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(name); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		network := "ip"
+		switch family {
+		case 4:
+			network = "ip4"
+		case 6:
+			network = "ip6"
+		}
+		addrs, err = lookup(ctx, network, name)
+		if err != nil {
+			if ctx.Err() != nil {
+				return netip.Addr{}, ctx.Err()
+			}
+			var dnsErr *net.DNSError
+			if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+				return netip.Addr{}, fmt.Errorf("failed to resolve %q: no such host", host)
+			}
+			return netip.Addr{}, fmt.Errorf("failed to resolve %q: %w", host, err)
+		}
+	}
+	for _, a := range addrs {
+		a = a.Unmap()
+		if (family == 4 && !a.Is4()) || (family == 6 && !a.Is6()) {
+			continue
+		}
+		if a.IsUnspecified() {
+			return netip.Addr{}, fmt.Errorf("cannot knock %q: %s is the unspecified address", host, a)
+		}
+		return a, nil
+	}
+	if family == 0 {
+		return netip.Addr{}, fmt.Errorf("host %q has no address", host)
+	}
+	why := fmt.Sprintf("IPv%d", family)
+	if src.IsValid() {
+		why += " (the family of source address " + src.String() + ")"
+	}
+	return netip.Addr{}, fmt.Errorf("host %q has no %s address", host, why)
+}
