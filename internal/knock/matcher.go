@@ -87,18 +87,24 @@ type Outcome struct {
 const nilRef = 0
 
 type attempt struct {
-	key          [16]byte
-	deadline     int64
-	event        uint16
-	stage        uint8 // steps matched, 1..len(seq)-1
-	queue        uint8 // probation or protected
-	inUse        bool
-	hnext        uint32 // hash chain, or free list when unused
-	tprev, tnext uint32 // timeout list of the event's timeout
-	qprev, qnext uint32 // eviction queue: probation (stage 1) or protected
+	key      [16]byte
+	deadline int64
+	event    uint16
+	stage    uint8 // steps matched, 1..len(seq)-1
+	queue    uint8 // probation or protected
+	inUse    bool
+	hnext    uint32  // hash chain, or free list when unused
+	links    [2]link // in a timeout list, and in an eviction queue
 }
 
-// list is an intrusive doubly linked list over the slab.
+// Every attempt is in two intrusive doubly linked lists over the slab.
+const (
+	timeoutLinks = 0 // the list of its event's timeout, in deadline order
+	queueLinks   = 1 // its eviction queue: probation or protected
+)
+
+type link struct{ prev, next uint32 }
+
 type list struct{ head, tail uint32 }
 
 type eventState struct {
@@ -379,67 +385,49 @@ func (m *Matcher) remove(ref uint32) {
 	m.active--
 }
 
-// Timeout lists: one per distinct timeout value. Appending at the tail
-// keeps each list in deadline order, because deadline = now + timeout and
-// now never goes backwards.
-func (m *Matcher) tappend(ref uint32) {
+// push appends ref to l through its links k.
+func (m *Matcher) push(l *list, ref uint32, k int) {
 	a := &m.slab[ref-1]
-	l := &m.tlists[m.events[a.event].tlist]
-	a.tprev, a.tnext = l.tail, nilRef
+	a.links[k] = link{prev: l.tail}
 	if l.tail != nilRef {
-		m.slab[l.tail-1].tnext = ref
+		m.slab[l.tail-1].links[k].next = ref
 	} else {
 		l.head = ref
 	}
 	l.tail = ref
 }
 
-func (m *Matcher) tunlink(ref uint32) {
-	a := &m.slab[ref-1]
-	l := &m.tlists[m.events[a.event].tlist]
-	if a.tprev != nilRef {
-		m.slab[a.tprev-1].tnext = a.tnext
+// unlink removes ref from l, which its links k are in.
+func (m *Matcher) unlink(l *list, ref uint32, k int) {
+	lk := m.slab[ref-1].links[k]
+	if lk.prev != nilRef {
+		m.slab[lk.prev-1].links[k].next = lk.next
 	} else {
-		l.head = a.tnext
+		l.head = lk.next
 	}
-	if a.tnext != nilRef {
-		m.slab[a.tnext-1].tprev = a.tprev
+	if lk.next != nilRef {
+		m.slab[lk.next-1].links[k].prev = lk.prev
 	} else {
-		l.tail = a.tprev
+		l.tail = lk.prev
 	}
-	a.tprev, a.tnext = nilRef, nilRef
+	m.slab[ref-1].links[k] = link{}
 }
+
+// Timeout lists: one per distinct timeout value. Appending at the tail
+// keeps each list in deadline order, because deadline = now + timeout and
+// now never goes backwards.
+func (m *Matcher) tlist(ref uint32) *list { return &m.tlists[m.events[m.slab[ref-1].event].tlist] }
+func (m *Matcher) tappend(ref uint32)     { m.push(m.tlist(ref), ref, timeoutLinks) }
+func (m *Matcher) tunlink(ref uint32)     { m.unlink(m.tlist(ref), ref, timeoutLinks) }
 
 // Eviction queues: probation holds attempts at their first step, oldest
 // first; protected holds the rest, least recently advanced first.
 func (m *Matcher) qappend(ref uint32, q uint8) {
-	a := &m.slab[ref-1]
-	l := &m.queues[q]
-	a.queue = q
-	a.qprev, a.qnext = l.tail, nilRef
-	if l.tail != nilRef {
-		m.slab[l.tail-1].qnext = ref
-	} else {
-		l.head = ref
-	}
-	l.tail = ref
+	m.slab[ref-1].queue = q
+	m.push(&m.queues[q], ref, queueLinks)
 }
 
-func (m *Matcher) qunlink(ref uint32) {
-	a := &m.slab[ref-1]
-	l := &m.queues[a.queue]
-	if a.qprev != nilRef {
-		m.slab[a.qprev-1].qnext = a.qnext
-	} else {
-		l.head = a.qnext
-	}
-	if a.qnext != nilRef {
-		m.slab[a.qnext-1].qprev = a.qprev
-	} else {
-		l.tail = a.qprev
-	}
-	a.qprev, a.qnext = nilRef, nilRef
-}
+func (m *Matcher) qunlink(ref uint32) { m.unlink(&m.queues[m.slab[ref-1].queue], ref, queueLinks) }
 
 // requeue moves ref to the tail of queue q.
 func (m *Matcher) requeue(ref uint32, q uint8) {
