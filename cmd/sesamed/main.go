@@ -18,6 +18,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/capture"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/daemon"
+	"github.com/sesame-knock/sesame/internal/seq"
 )
 
 const usage = `Usage: sesamed [options]
@@ -163,6 +164,26 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", prog, w)
+	}
+	// knockd refuses to start without a usable one-time file; say so now.
+	failed := false
+	for _, ev := range cfg.Events {
+		if ev.OneTimeFile == "" {
+			continue
+		}
+		ot, err := seq.Open(ev.OneTimeFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: event [%s]: %v\n", ev.Pos, ev.Name, err)
+			failed = true
+			continue
+		}
+		for _, e := range ot.Invalid() {
+			fmt.Fprintf(stderr, "%s: warning: %s (line skipped, as knockd does)\n", prog, e.Error())
+		}
+		ot.Close()
+	}
+	if failed {
+		return 1
 	}
 	if err := config.Print(stdout, cfg); err != nil {
 		return fail(stderr, err)

@@ -32,17 +32,21 @@ const badConf = `[openSSH]
 	Sequence = 7000,70000
 `
 
+// cliCase is one run of sesamed: its arguments, its exit code, and
+// substrings its stdout and stderr must hold.
+type cliCase struct {
+	name       string
+	args       []string
+	code       int
+	stdout     []string
+	stderr     []string
+	emptyError bool
+}
+
 func TestCLI(t *testing.T) {
 	good := writeConf(t, goodConf)
 	bad := writeConf(t, badConf)
-	tests := []struct {
-		name       string
-		args       []string
-		code       int
-		stdout     []string // substrings
-		stderr     []string
-		emptyError bool
-	}{
+	tests := []cliCase{
 		{name: "help", args: []string{"--help"}, code: 0, stdout: []string{"Usage: sesamed [options]", "-C, --check FILE", "Examples:"}, emptyError: true},
 		{name: "short help", args: []string{"-h"}, code: 0, stdout: []string{"Usage: sesamed"}},
 		{name: "version", args: []string{"-V"}, code: 0, stdout: []string{"sesamed 0.1.0-dev (go"}},
@@ -57,6 +61,17 @@ func TestCLI(t *testing.T) {
 		{name: "missing config", args: []string{"-c", "/nonexistent/knockd.conf"}, code: 1, stderr: []string{"sesamed: error: failed to read configuration"}},
 		{name: "bad config at start", args: []string{"-c", bad}, code: 1, stderr: []string{"sesamed: error: " + bad + ":2: unknown directive"}},
 	}
+	otsFile := filepath.Join(t.TempDir(), "ots")
+	if err := os.WriteFile(otsFile, []byte("#1000,2000\n 3000,4000\nnot a sequence\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oneTime := writeConf(t, "[ot]\n\tOne_Time_Sequences = "+otsFile+"\n\tStart_Command = true\n")
+	oneTimeMissing := writeConf(t, "[ot]\n\tOne_Time_Sequences = /nonexistent/ots\n\tStart_Command = true\n")
+	tests = append(tests,
+		cliCase{name: "check opens one-time files", args: []string{"-C", oneTime}, code: 0, stdout: []string{"One_Time_Sequences = " + otsFile},
+			stderr: []string{"sesamed: warning: " + otsFile + ":3: "}},
+		cliCase{name: "check fails on a missing one-time file", args: []string{"-C", oneTimeMissing}, code: 1, stderr: []string{oneTimeMissing + ":1: event [ot]: failed to open one-time sequences"}},
+	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -80,7 +95,7 @@ func TestCLI(t *testing.T) {
 			// Every line on stderr is one clear line with the program's prefix
 			// or a file:line position.
 			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-				if l != "" && !strings.HasPrefix(l, "sesamed: ") && !strings.HasPrefix(l, bad+":") {
+				if l != "" && !strings.HasPrefix(l, "sesamed: ") && !strings.HasPrefix(l, bad+":") && !strings.HasPrefix(l, oneTimeMissing+":") {
 					t.Errorf("stderr line without prefix or position: %q", l)
 				}
 			}

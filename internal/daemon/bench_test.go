@@ -1,9 +1,9 @@
 package daemon
 
 import (
-	"io"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"testing"

@@ -44,6 +44,8 @@ type engine struct {
 	ipv4Only bool
 	lookup   bool
 	lookups  chan struct{} // bounds concurrent reverse lookups
+	// lookupAddr resolves names for -l (net.DefaultResolver; tests inject).
+	lookupAddr func(ctx context.Context, addr string) ([]string, error)
 
 	out      []knock.Outcome
 	timer    clock.Timer
@@ -74,17 +76,18 @@ func newEngine(c engineConfig) *engine {
 		}
 	}
 	e := &engine{
-		m:        knock.New(evs, knock.Options{MaxAttempts: c.Budget, ScanGuard: c.ScanGuard}),
-		events:   c.Events,
-		onetime:  c.OneTime,
-		door:     c.Door,
-		log:      c.Log,
-		clock:    c.Clock,
-		epoch:    c.Clock.Now(),
-		ipv4Only: c.IPv4Only,
-		lookup:   c.Lookup,
-		lookups:  make(chan struct{}, 8),
-		out:      make([]knock.Outcome, 0, 2*len(c.Events)+4),
+		m:          knock.New(evs, knock.Options{MaxAttempts: c.Budget, ScanGuard: c.ScanGuard}),
+		events:     c.Events,
+		onetime:    c.OneTime,
+		door:       c.Door,
+		log:        c.Log,
+		clock:      c.Clock,
+		epoch:      c.Clock.Now(),
+		ipv4Only:   c.IPv4Only,
+		lookup:     c.Lookup,
+		lookups:    make(chan struct{}, 8),
+		lookupAddr: net.DefaultResolver.LookupAddr,
+		out:        make([]knock.Outcome, 0, 2*len(c.Events)+4),
 	}
 	return e
 }
@@ -203,13 +206,14 @@ func (e *engine) report(level slog.Level, msg string, o *knock.Outcome, ev *conf
 		e.log.LogAttrs(ctx, level, msg, attrs...)
 		return
 	}
+	src := o.Src.String() // o points into a buffer the next hit reuses
 	select {
 	case e.lookups <- struct{}{}:
 		go func() {
 			defer func() { <-e.lookups }()
 			lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			if names, err := net.DefaultResolver.LookupAddr(lctx, o.Src.String()); err == nil && len(names) > 0 {
+			if names, err := e.lookupAddr(lctx, src); err == nil && len(names) > 0 {
 				attrs = append(attrs, slog.String("host", names[0]))
 			}
 			e.log.LogAttrs(ctx, level, msg, attrs...)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -162,5 +163,42 @@ func TestEngineHitDoesNotAllocate(t *testing.T) {
 	i := 0
 	if n := testing.AllocsPerRun(1000, func() { e.Hit(hits[i%3]); i++ }); n != 0 {
 		t.Fatalf("engine.Hit allocates %.1f times per hit, want 0", n)
+	}
+}
+
+// With -l, a reverse lookup that hangs must not hold up the capture path:
+// hits keep flowing and doors keep opening; the line is logged, with the
+// name, when the lookup returns.
+func TestEngineLookupNeverBlocksTheCapturePath(t *testing.T) {
+	events := []config.Event{{Name: "e", Sequence: seqOf(7000), SeqTimeout: time.Second}}
+	e, d, _, buf := newTestEngine(t, false, events, nil)
+	e.lookup = true
+	release := make(chan struct{})
+	e.lookupAddr = func(ctx context.Context, addr string) ([]string, error) {
+		<-release
+		return []string{"knocker.example."}, nil
+	}
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < 20; i++ { // more than the lookups allowed in flight
+			e.Hit(knockHit("198.18.0.2", 7000))
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Hit blocked on a hanging reverse lookup")
+	}
+	if len(d.opened) != 20 {
+		t.Fatalf("%d doors opened, want 20", len(d.opened))
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "host=knocker.example.") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line with the looked-up name:\n%s", buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
