@@ -215,6 +215,7 @@ func (p *knockdParser) endSection() {
 	if !ev.stop6 {
 		ev.StopCommand6 = ev.StopCommand
 	}
+	p.checkDoor(ev)
 	p.cfg.Events = append(p.cfg.Events, ev.Event)
 }
 
@@ -257,6 +258,12 @@ var directives = []*directive{
 		return ""
 	}},
 	{name: "Target", setEv: setTarget},
+
+	{name: "Open", setEv: setOpen},
+	{name: "Open_Timeout", setEv: setOpenTimeout},
+	{name: "Firewall", setEv: setFirewall},
+	{name: "Nft_Table", setEv: setNftTable},
+	{name: "Firewalld_Zone", setEv: setFirewalldZone},
 }
 
 func lookupDirective(key string) *directive {

@@ -9,6 +9,7 @@ package config
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/sesame-knock/sesame/internal/packet"
@@ -77,7 +78,39 @@ type Event struct {
 	// Target, when valid, is the destination address hits must be sent to
 	// (knockd's Target); otherwise the addresses of the capture interface.
 	Target netip.Addr
+
+	// A native door (sesame's Open directive): the daemon itself admits
+	// the knocking source to these ports for OpenTimeout.
+	Open        []Port
+	OpenTimeout time.Duration
+	// Firewall is the backend: "nftables", "iptables", "firewalld", or ""
+	// for the default (nftables where the kernel has it, else iptables).
+	Firewall string
+	// NftTable, when set ("inet filter"), puts the nftables door in set
+	// mode: sesame's sets live in that table of the administrator's, whose
+	// own rules reference them. Empty means guard mode (sesame's own table).
+	NftTable string
+	// FirewalldZone is the firewalld zone ("" = firewalld's default zone).
+	FirewalldZone string
 }
+
+// Firewall backends.
+const (
+	FirewallNftables  = "nftables"
+	FirewallIptables  = "iptables"
+	FirewallFirewalld = "firewalld"
+)
+
+// DefaultOpenTimeout is how long a native door stays open by default.
+const DefaultOpenTimeout = 30 * time.Second
+
+// Port is one protocol and port a native door admits to.
+type Port struct {
+	Proto packet.Proto
+	Port  uint16
+}
+
+func (p Port) String() string { return p.Proto.String() + ":" + strconv.Itoa(int(p.Port)) }
 
 // Element is one knock of a sequence.
 type Element struct {

@@ -120,6 +120,20 @@ func printEvent(bw *bufio.Writer, ev *Event) error {
 		kv(bw, "Stop_Command", ev.StopCommand)
 		kv(bw, "Stop_Command_6", ev.StopCommand6)
 	}
+	if len(ev.Open) > 0 {
+		if ev.OpenTimeout <= 0 || ev.OpenTimeout%time.Second != 0 {
+			return fmt.Errorf("event [%s]: Open_Timeout %v is not whole seconds", ev.Name, ev.OpenTimeout)
+		}
+		kv(bw, "Open", FormatPorts(ev.Open))
+		kv(bw, "Open_Timeout", secs(ev.OpenTimeout))
+		optLine(bw, "Firewall", ev.Firewall, "not set: nftables where the kernel has it, else iptables")
+		if ev.Firewall == "" || ev.Firewall == FirewallNftables {
+			optLine(bw, "Nft_Table", ev.NftTable, "not set: guard mode, sesame's own table inet sesame")
+		}
+		if ev.Firewall == FirewallFirewalld {
+			optLine(bw, "Firewalld_Zone", ev.FirewalldZone, "not set: firewalld's default zone")
+		}
+	}
 	return nil
 }
 

@@ -12,8 +12,8 @@ func (c *Config) Warnings() []string {
 		ws = append(ws, Error{Pos{c.Source, 0}, "no events: nothing will ever be opened"})
 	}
 	for _, ev := range c.Events {
-		if ev.StartCommand == "" && ev.StartCommand6 == "" {
-			ws = append(ws, Error{ev.Pos, fmt.Sprintf("event [%s] has no Start_Command: a successful knock runs nothing", ev.Name)})
+		if ev.StartCommand == "" && ev.StartCommand6 == "" && len(ev.Open) == 0 {
+			ws = append(ws, Error{ev.Pos, fmt.Sprintf("event [%s] has no Start_Command and no Open: a successful knock does nothing", ev.Name)})
 		}
 		if msg := scanWalks(ev.Sequence, c.Options.ScanGuard); msg != "" {
 			ws = append(ws, Error{ev.Pos, fmt.Sprintf("event [%s]: %s", ev.Name, msg)})
