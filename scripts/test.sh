@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in nft:nftables iptables:iptables ip:iproute2 knockd:knockd knock:knockd hping3:hping3 socat:socat tcpdump:tcpdump; do
+for pair in nft:nftables iptables:iptables ipset:ipset ip:iproute2 knockd:knockd knock:knockd hping3:hping3 socat:socat tcpdump:tcpdump firewalld:firewalld dbus-daemon:dbus-daemon; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -15,7 +15,14 @@ if [ "${#need[@]}" -gt 0 ]; then
     echo "==> installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # firewalld is only for its test (a private firewalld in a namespace):
+    # keep the package from starting one on this machine.
+    created_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
+    fi
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    [ -z "$created_policy" ] || rm -f /usr/sbin/policy-rc.d
   else
     echo "==> missing ${need[*]}: root-only tests will skip (install them as root to run everything)"
   fi
@@ -34,11 +41,11 @@ echo "==> go test"
 go test -count=1 -timeout 15m ./...
 
 echo "==> race detector on the concurrent packages"
-go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door
+go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door ./internal/firewall/...
 
 echo "==> fuzz smoke runs"
 fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1"; }
-for pkg in ./internal/packet ./internal/config ./internal/knock ./internal/capture ./internal/seq ./internal/client; do
+for pkg in ./internal/packet ./internal/config ./internal/knock ./internal/capture ./internal/seq ./internal/client ./internal/firewall/firewalld; do
   for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "--- $pkg $f"
     fuzz "$pkg" "$f"

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -42,6 +43,8 @@ Options:
   -g, --logfile FILE      also log to FILE (overrides LogFile)
       --log-format FMT    text (default) or json
   -C, --check FILE        check FILE, print every event normalised, exit
+      --cleanup           remove everything sesame put in the firewalls the
+                          configuration uses (native doors), then exit
       --list-interfaces   list the interfaces sesamed can listen on
   -V, --version           print the version
   -h, --help              show this help
@@ -76,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logFormat  = fs.String("log-format", "text", "")
 		check      = fs.StringP("check", "C", "", "")
 		listIfaces = fs.Bool("list-interfaces", false, "")
+		cleanup    = fs.Bool("cleanup", false, "")
 		version    = fs.BoolP("version", "V", false, "")
 		help       = fs.BoolP("help", "h", false, "")
 	)
@@ -106,6 +110,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return failConfig(stderr, err)
+	}
+
+	if *cleanup {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := daemon.Cleanup(ctx, cfg); err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "%s: removed sesame's firewall objects for %s\n", prog, path)
+		return 0
 	}
 
 	if *background && os.Getenv(daemonEnv) == "" {

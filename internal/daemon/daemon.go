@@ -106,6 +106,21 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		local = append(local, addrs...)
 	}
 
+	// Native doors: the firewall must hold what the configuration asks for
+	// before the first knock is matched; a firewall that refuses stops
+	// start-up here, with the backend's own advice.
+	fws, err := openFirewalls(cfg)
+	if err != nil {
+		return err
+	}
+	defer fws.Close()
+	rctx, cancelReconcile := context.WithTimeout(ctx, 30*time.Second)
+	err = fws.reconcile(rctx)
+	cancelReconcile()
+	if err != nil {
+		return err
+	}
+
 	pidFile := cfg.Options.PidFile
 	if o.PidFile != "" {
 		pidFile = o.PidFile
@@ -119,8 +134,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 
 	clk := clock.Real{}
 	runner := door.NewRunner(door.Options{Clock: clk, Logger: log})
+	native := door.NewNative(log, fws.pick)
 	eng := newEngine(engineConfig{
-		Events: cfg.Events, OneTime: onetime, Door: runner, Log: log, Clock: clk,
+		Events: cfg.Events, OneTime: onetime, Door: doors{cmds: runner, native: native}, Log: log, Clock: clk,
 		ScanGuard: cfg.Options.ScanGuard, Budget: cfg.Options.MaxAttempts,
 		IPv4Only: o.IPv4Only, Lookup: o.Lookup,
 	})
@@ -145,6 +161,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	stopCapture()
 	wg.Wait()
 	eng.close()
+	native.Close()
 	stopTimeout := o.StopTimeout
 	if stopTimeout == 0 {
 		stopTimeout = 30 * time.Second

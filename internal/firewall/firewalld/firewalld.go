@@ -396,25 +396,18 @@ func (b *Backend) checkGuard(ctx context.Context, zone string, settings map[stri
 			Err:  fmt.Errorf("zone %q already opens a guarded port to everyone: %s", zone, msg),
 			Hint: "the zone must not open the ports sesame guards; remove that from the zone (runtime and --permanent) or choose another zone"}
 	}
-	var target string
-	_ = settings["target"].Store(&target)
+	target, _ := settings["target"].Value().(string)
 	if target == "ACCEPT" {
 		return fail("its target is ACCEPT (firewall-cmd --permanent --zone=%s --set-target=default)", zone)
 	}
-	var protocols []string
-	_ = settings["protocols"].Store(&protocols)
+	protocols, _ := settings["protocols"].Value().([]string)
 	if p, ok := openProto(protocols, guarded); ok {
 		return fail("it allows protocol %s (firewall-cmd --zone=%s --remove-protocol=%s)", p, zone, p)
 	}
-	var ports [][]string
-	if v, ok := settings["ports"]; ok {
-		ports = portPairs(v)
-	}
-	if g, spec, ok := openPort(ports, guarded); ok {
+	if g, spec, ok := openPort(portPairs(settings["ports"]), guarded); ok {
 		return fail("%s is in its ports as %s (firewall-cmd --zone=%s --remove-port=%s)", g, spec, zone, spec)
 	}
-	var services []string
-	_ = settings["services"].Store(&services)
+	services, _ := settings["services"].Value().([]string)
 	for _, s := range services {
 		g, how, err := b.serviceOpens(ctx, s, guarded, 0, map[string]bool{})
 		if err != nil {
@@ -438,18 +431,14 @@ func (b *Backend) serviceOpens(ctx context.Context, s string, guarded []firewall
 	if err := b.call(ctx, ifaceMain+".getServiceSettings2", s).Store(&settings); err != nil {
 		return firewall.Port{}, "", fmt.Errorf("failed to read service %q: %w", s, err)
 	}
-	var protocols []string
-	_ = settings["protocols"].Store(&protocols)
+	protocols, _ := settings["protocols"].Value().([]string)
 	if p, ok := openProto(protocols, guarded); ok {
 		return guarded[slices.IndexFunc(guarded, func(g firewall.Port) bool { return protoMatches(g.Proto, p) })], "protocol " + p, nil
 	}
-	if v, ok := settings["ports"]; ok {
-		if g, spec, ok := openPort(portPairs(v), guarded); ok {
-			return g, "port " + spec, nil
-		}
+	if g, spec, ok := openPort(portPairs(settings["ports"]), guarded); ok {
+		return g, "port " + spec, nil
 	}
-	var includes []string
-	_ = settings["includes"].Store(&includes)
+	includes, _ := settings["includes"].Value().([]string)
 	for _, inc := range includes {
 		g, how, err := b.serviceOpens(ctx, inc, guarded, depth+1, seen)
 		if err != nil || how != "" {
@@ -459,22 +448,23 @@ func (b *Backend) serviceOpens(ctx context.Context, s string, guarded []firewall
 	return firewall.Port{}, "", nil
 }
 
-// portPairs reads firewalld's list of (port, protocol) pairs, which comes
-// as a(ss) from the *Settings2 calls.
+// portPairs reads firewalld's list of (port, protocol) pairs, a(ss) in
+// the *Settings2 answers, which godbus gives as [][]any; anything else
+// (an absent key) is no pairs.
 func portPairs(v dbus.Variant) [][]string {
+	structs, _ := v.Value().([][]any)
 	var out [][]string
-	var structs []struct{ Port, Proto string }
-	if err := dbus.Store([]any{v.Value()}, &structs); err == nil {
-		for _, s := range structs {
-			out = append(out, []string{s.Port, s.Proto})
+	for _, st := range structs {
+		if len(st) != 2 {
+			continue
 		}
-		return out
+		port, ok1 := st[0].(string)
+		proto, ok2 := st[1].(string)
+		if ok1 && ok2 {
+			out = append(out, []string{port, proto})
+		}
 	}
-	var arrays [][]string
-	if err := dbus.Store([]any{v.Value()}, &arrays); err == nil {
-		return arrays
-	}
-	return nil
+	return out
 }
 
 // openPort finds a guarded port inside one of the (port or range,

@@ -41,6 +41,8 @@ type family struct {
 	af   uint8 // unix.AF_INET or unix.AF_INET6
 }
 
+var errClosed = errors.New("backend is closed")
+
 // netlinkTimeout bounds every ipset netlink exchange.
 const netlinkTimeout = 5 * time.Second
 
@@ -116,6 +118,9 @@ func (b *Backend) Reconcile(ctx context.Context, guarded []firewall.Port) error 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.nl == nil {
+		return newError("reconcile", errClosed)
+	}
 	for _, f := range b.fams {
 		if err := ctx.Err(); err != nil {
 			return newError("reconcile", err)
@@ -168,13 +173,18 @@ func (f *family) install(rules [][]string) error {
 	hasMain := slices.Contains(chains, Chain)
 	if slices.Contains(chains, stageChain) {
 		// A swap was cut short. If the jump already moved to the
-		// staging chain and the old chain is gone, finish it;
-		// otherwise drop the staging chain.
+		// staging chain, that chain is the live one: finish the swap
+		// (so the ports stay guarded). Otherwise drop it.
 		input, err := ipt.List(table, inputChain)
 		if err != nil {
 			return f.wrap("list INPUT", err)
 		}
-		if plain, _, _ := jumpsTo(input, stageChain); plain > 0 && !hasMain {
+		if plain, _, _ := jumpsTo(input, stageChain); plain > 0 {
+			if hasMain {
+				if err := f.removeChain(Chain); err != nil {
+					return err
+				}
+			}
 			if err := ipt.RenameChain(table, stageChain, Chain); err != nil {
 				return f.wrap("rename "+stageChain, err)
 			}
@@ -316,6 +326,9 @@ func (b *Backend) Open(ctx context.Context, doors []firewall.Door) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.nl == nil {
+		return newError("open", errClosed)
+	}
 	for i := range adds {
 		if err := ctx.Err(); err != nil {
 			return newError("open", err)
@@ -348,6 +361,9 @@ func (b *Backend) family(src netip.Addr) *family {
 func (b *Backend) List(ctx context.Context) ([]firewall.Entry, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.nl == nil {
+		return nil, newError("list", errClosed)
+	}
 	var out []firewall.Entry
 	for _, f := range b.fams {
 		if err := ctx.Err(); err != nil {
@@ -394,6 +410,9 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Entry, error) {
 func (b *Backend) Cleanup(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.nl == nil {
+		return newError("cleanup", errClosed)
+	}
 	var errs []error
 	for _, f := range b.fams {
 		if err := ctx.Err(); err != nil {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -55,7 +54,7 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if _, err := b.conn.ListTablesOfFamily(b.family); err != nil {
 		b.drop()
-		return nil, classify("connect", err)
+		return nil, classifyProbe(err)
 	}
 	return b, nil
 }
@@ -70,7 +69,7 @@ func Available() error {
 	}
 	defer c.CloseLasting()
 	if _, err := c.ListTablesOfFamily(nft.TableFamilyINet); err != nil {
-		return classify("connect", err)
+		return classifyProbe(err)
 	}
 	return nil
 }
@@ -148,13 +147,12 @@ func (b *Backend) drop() {
 	}
 }
 
-// begin starts an operation: checks ctx, takes the lock and makes sure
-// there is a connection. The caller must unlock b.mu.
+// begin starts an operation, with b.mu held: checks ctx and makes sure
+// there is a connection.
 func (b *Backend) begin(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b.mu.Lock()
 	return b.connect()
 }
 
@@ -206,11 +204,11 @@ func (b *Backend) tableText() string { return familyName(b.family) + " " + b.tab
 // ports and the chain's rules, in one atomic batch. Doors already open are
 // kept.
 func (b *Backend) Reconcile(ctx context.Context, guarded []firewall.Port) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err := b.begin(ctx); err != nil {
-		b.mu.Unlock()
 		return classify("reconcile", err)
 	}
-	defer b.mu.Unlock()
 	b.notes = nil
 	err := b.reconcile(guarded)
 	if err != nil {
@@ -318,11 +316,11 @@ func (b *Backend) Open(ctx context.Context, doors []firewall.Door) error {
 	if len(v4.list) == 0 && len(v6.list) == 0 {
 		return nil
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err := b.begin(ctx); err != nil {
-		b.mu.Unlock()
 		return classify("open", err)
 	}
-	defer b.mu.Unlock()
 	if err := b.open(v4.list, v6.list); err != nil {
 		b.drop()
 		return classify("open", err)
@@ -380,11 +378,11 @@ func (e *elems) add(key []byte, timeout time.Duration) {
 // List returns the open doors with the time they have left, sorted by
 // source, protocol and port.
 func (b *Backend) List(ctx context.Context) ([]firewall.Entry, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err := b.begin(ctx); err != nil {
-		b.mu.Unlock()
 		return nil, classify("list", err)
 	}
-	defer b.mu.Unlock()
 	var out []firewall.Entry
 	for _, name := range []string{SetV4, SetV6} {
 		els, err := b.conn.GetSetElements(doorSet(b.table, name))
@@ -410,11 +408,11 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Entry, error) {
 // sesame (its doors close), set mode deletes the two door sets, which the
 // kernel refuses while the administrator's rules reference them.
 func (b *Backend) Cleanup(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err := b.begin(ctx); err != nil {
-		b.mu.Unlock()
 		return classify("cleanup", err)
 	}
-	defer b.mu.Unlock()
 	if err := b.cleanup(); err != nil {
 		b.drop()
 		return classify("cleanup", err)
@@ -458,6 +456,17 @@ func classify(op string, err error) error {
 	return &firewall.Error{Backend: backendName, Op: op, Err: err, Hint: hint(err)}
 }
 
+// classifyProbe is classify for the probe (a table dump), where EINVAL
+// means that nfnetlink has no nf_tables subsystem to pass the request to.
+func classifyProbe(err error) error {
+	if errors.Is(err, unix.EINVAL) {
+		return &firewall.Error{Backend: backendName, Op: "connect", Err: err, Hint: moduleHint}
+	}
+	return classify("connect", err)
+}
+
+const moduleHint = "load the nf_tables module (modprobe nf_tables) or use Firewall = iptables"
+
 func hint(err error) string {
 	// Some of google/nftables' errors are formatted with %v, which drops
 	// the errno; the text is the fallback.
@@ -469,12 +478,9 @@ func hint(err error) string {
 	case errors.Is(err, unix.EAFNOSUPPORT), errors.Is(err, unix.EPROTONOSUPPORT),
 		errors.Is(err, unix.EOPNOTSUPP),
 		strings.Contains(msg, unix.EAFNOSUPPORT.Error()), strings.Contains(msg, unix.EPROTONOSUPPORT.Error()):
-		return "load the nf_tables module (modprobe nf_tables) or use Firewall = iptables"
+		return moduleHint
 	case errors.Is(err, unix.ENOENT), strings.Contains(msg, unix.ENOENT.Error()):
 		return "sesame's table or sets are missing: was Reconcile run (or the table deleted by hand)?"
 	}
 	return ""
 }
-
-// addrLess is netip.Addr ordering for tests and List.
-var _ = netip.Addr.Compare

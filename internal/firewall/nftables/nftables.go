@@ -36,6 +36,7 @@
 //	ip saddr . meta l4proto . th dport @sesame_v4 accept  an open door
 //	ip6 saddr . meta l4proto . th dport @sesame_v6 accept
 //	tcp flags & (syn | ack) == syn drop                 new TCP connection, no door
+//	                                  (nft prints it as "tcp flags syn / syn,ack drop")
 //	ct state established,related accept                 connections outlive the door
 //	drop
 //
@@ -46,7 +47,14 @@
 //
 // Set mode only creates sesame_v4 and sesame_v6 in a table the
 // administrator names (Config.Family, Config.Table, which must exist), and
-// the administrator's own rules reference @sesame_v4 and @sesame_v6.
+// the administrator's own rules reference @sesame_v4 and @sesame_v6, e.g.
+//
+//	ip saddr . meta l4proto . th dport @sesame_v4 accept
+//	tcp dport 22 drop
+//
+// Both sets are created whatever the table's family (in an ip table the
+// v6 set simply stays unused). Cleanup deletes them, which the kernel
+// refuses while a rule still references them.
 //
 // # Reconcile
 //
