@@ -439,3 +439,39 @@ func connected(fd int, timeout time.Duration) bool {
 		return err == nil && soErr == 0
 	}
 }
+
+// TestHangupKeepsTheDaemonAndItsStops: SIGHUP (what a knockd reload sends)
+// must not kill sesamed; the pending stop command still runs at SIGTERM.
+func TestHangupKeepsTheDaemonAndItsStops(t *testing.T) {
+	lab := netlab.New(t, netlab.Config{Clients: 1})
+	dir := t.TempDir()
+	start, stop := filepath.Join(dir, "started"), filepath.Join(dir, "stopped")
+	d := startSesamed(t, lab, fmt.Sprintf("[door]\n\tSequence = 7000,8000,9000\n\tStart_Command = touch %s\n\tCmd_Timeout = 60\n\tStop_Command = touch %s\n", start, stop))
+	c := lab.Client(0)
+	knockWith(t, c, lab.Server.V4.String(), "7000", "8000", "9000")
+	deadline := time.Now().Add(5 * time.Second)
+	for _, err := os.Stat(start); err != nil; _, err = os.Stat(start) {
+		if time.Now().After(deadline) {
+			t.Fatal("start command did not run")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := d.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WaitLog("SIGHUP", 5*time.Second); err != nil {
+		t.Fatalf("no SIGHUP line: %v", err)
+	}
+	if d.Exited() {
+		t.Fatal("sesamed died on SIGHUP")
+	}
+	if err := d.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Wait(10 * time.Second); err != nil {
+		t.Fatalf("sesamed after SIGTERM: %v", err)
+	}
+	if _, err := os.Stat(stop); err != nil {
+		t.Fatal("the pending stop command did not run at SIGTERM after a SIGHUP")
+	}
+}

@@ -38,7 +38,7 @@ Options:
   -v, --verbose           log every stage of every knock
   -l, --lookup            add reverse DNS names to log lines (off the
                           capture path; see SECURITY in sesamed(8))
-  -4                      ignore IPv6 knocks
+  -4, --only-ip-v4        ignore IPv6 knocks
   -p, --pidfile FILE      write the process id to FILE
   -g, --logfile FILE      also log to FILE (overrides LogFile)
       --log-format FMT    text (default) or json
@@ -52,7 +52,8 @@ Options:
 Examples:
   sesamed --check /etc/knockd.conf      validate before (re)starting
   sesamed -i eth0 -v                    run in the foreground, verbose
-  sesamed -d -p /run/sesamed.pid        run as a background daemon
+  sesamed -d                            run in the background (pid file
+                                        /var/run/knockd.pid, as knockd)
 `
 
 const prog = "sesamed"
@@ -73,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		debugOn    = fs.BoolP("debug", "D", false, "")
 		verbose    = fs.BoolP("verbose", "v", false, "")
 		lookup     = fs.BoolP("lookup", "l", false, "")
-		ipv4       = fs.BoolP("ipv4", "4", false, "")
+		ipv4       = fs.BoolP("only-ip-v4", "4", false, "")
 		pidFile    = fs.StringP("pidfile", "p", "", "")
 		logFile    = fs.StringP("logfile", "g", "", "")
 		logFormat  = fs.String("log-format", "text", "")
@@ -128,7 +129,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP must not kill the daemon (Go's default), which would lose
+	// the pending stop commands; the daemon says what it does with it.
+	hangup := make(chan os.Signal, 1)
+	signal.Notify(hangup, syscall.SIGHUP)
+	defer signal.Stop(hangup)
 	opts := daemon.Options{
+		Hangup:     hangup,
 		Interfaces: *ifaces, Verbose: *verbose, Debug: *debugOn, Lookup: *lookup, IPv4Only: *ipv4,
 		PidFile: *pidFile, LogFile: *logFile, JSON: *logFormat == "json", Stderr: stderr,
 	}
@@ -137,7 +144,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ready = os.NewFile(3, "ready")
 		opts.Stderr = nil
 		if opts.PidFile == "" && cfg.Options.PidFile == "" {
-			opts.PidFile = "/var/run/sesamed.pid"
+			opts.PidFile = config.DefaultPidFile // knockd's, so its init scripts find us
 		}
 		opts.Ready = func() { ready.WriteString("ok\n"); ready.Close() }
 	}

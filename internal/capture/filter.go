@@ -22,8 +22,8 @@ const MaxInstructions = 4096
 type FilterSpec struct {
 	TCPPorts []uint16 // destination ports of TCP sequence elements
 	UDPPorts []uint16 // destination ports of UDP sequence elements
-	// ScanGuard also passes every new-connection packet (TCP SYN without
-	// ACK, any UDP datagram) whatever its port (SPEC §3).
+	// ScanGuard also passes every probe (a TCP segment without ACK: SYN,
+	// FIN, NULL, Xmas; any UDP datagram) whatever its port (SPEC §3).
 	ScanGuard bool
 }
 
@@ -42,8 +42,7 @@ const (
 	ipv6HeaderLen   = 40
 	ipv4FragMask    = 0x1fff // fragment offset bits of the flags/offset field
 	tcpFlagsOffset  = 13
-	tcpSynAckMask   = 0x12
-	tcpSynOnly      = 0x02
+	tcpAckMask      = 0x10
 	portOffset      = 2 // destination port within the TCP/UDP header
 	portLeafRanges  = 16
 	protoTCP        = 6
@@ -68,7 +67,7 @@ var ipv6ExtHeaders = []uint32{0, 43, 44, 60, 51, 135, 139, 140}
 //     seen here), or a raw-IP link where the frame starts with the IP header;
 //   - drops IPv4 fragments other than the first (they carry no ports);
 //   - accepts TCP to a port in TCPPorts and UDP to a port in UDPPorts, and with
-//     ScanGuard every TCP SYN without ACK and every UDP datagram;
+//     ScanGuard every TCP segment without ACK and every UDP datagram;
 //   - accepts IPv6 packets whose first next header is an extension header,
 //     and IPv4 packets carrying AH (the decoder walks them in user space);
 //   - drops everything else.
@@ -231,13 +230,13 @@ func generate(tcp, udp []portRange, scanGuard bool, link packet.LinkType) ([]bpf
 	// TCP, X = offset of the TCP header.
 	a.bind(tcpL)
 	if scanGuard {
-		syn, notSyn := a.newLabel("tcp.syn"), a.newLabel("tcp.notsyn")
+		probe, notProbe := a.newLabel("tcp.probe"), a.newLabel("tcp.ack")
 		a.emit(bpf.LoadIndirect{Off: tcpFlagsOffset, Size: 1})
-		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: tcpSynAckMask})
-		a.jumpIf(bpf.JumpEqual, tcpSynOnly, syn, notSyn)
-		a.bind(syn)
+		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: tcpAckMask})
+		a.jumpIf(bpf.JumpEqual, 0, probe, notProbe)
+		a.bind(probe)
 		a.emit(bpf.RetConstant{Val: SnapLen})
-		a.bind(notSyn)
+		a.bind(notProbe)
 	}
 	a.emit(bpf.LoadIndirect{Off: portOffset, Size: 2})
 	a.portSearch(tcp)

@@ -33,6 +33,8 @@ type pkt struct {
 	proto    layers.IPProtocol     // TCP, UDP, or another (ICMP)
 	dport    uint16
 	syn, ack bool
+	fin, psh bool
+	urg      bool
 	hopByHop bool   // IPv6: a hop-by-hop options header before the transport
 	fragOff  uint16 // IPv4 fragment offset in 8-byte units
 	arp      bool
@@ -85,7 +87,7 @@ func (p pkt) frame(t testing.TB, link packet.LinkType) []byte {
 	}
 	switch p.proto {
 	case layers.IPProtocolTCP:
-		tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(p.dport), SYN: p.syn, ACK: p.ack, Window: 1024}
+		tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(p.dport), SYN: p.syn, ACK: p.ack, FIN: p.fin, PSH: p.psh, URG: p.urg, Window: 1024}
 		tcp.SetNetworkLayerForChecksum(netLayer)
 		ls = append(ls, tcp)
 	case layers.IPProtocolUDP:
@@ -163,6 +165,12 @@ func TestFilter(t *testing.T) {
 		{"tcp syn-ack to other port guard", guard, packet.LinkEthernet, pkt{proto: tcpP, dport: 22, syn: true, ack: true}, false},
 		{"tcp syn to other port", seq, packet.LinkEthernet, pkt{proto: tcpP, dport: 22, syn: true}, false},
 		{"tcp syn to other port guard", guard, packet.LinkEthernet, pkt{proto: tcpP, dport: 22, syn: true}, true},
+		// Stealth scans: every segment without ACK is a probe the guard sees.
+		{"tcp fin probe to other port guard", guard, packet.LinkEthernet, pkt{proto: tcpP, dport: 22, fin: true}, true},
+		{"tcp null probe to other port guard", guard, packet.LinkEthernet, pkt{proto: tcpP, dport: 22}, true},
+		{"tcp xmas probe to other port guard", guard, packet.LinkEthernet, pkt{proto: tcpP, dport: 22, fin: true, psh: true, urg: true}, true},
+		{"tcp fin-ack to other port guard", guard, packet.LinkEthernet, pkt{proto: tcpP, dport: 22, fin: true, ack: true}, false},
+		{"tcp fin probe to other port", seq, packet.LinkEthernet, pkt{proto: tcpP, dport: 22, fin: true}, false},
 		{"tcp to udp sequence port", seq, packet.LinkEthernet, pkt{proto: tcpP, dport: 7500, syn: true}, false},
 		{"udp to sequence port", seq, packet.LinkEthernet, pkt{proto: udpP, dport: 7500}, true},
 		{"udp to other port", seq, packet.LinkEthernet, pkt{proto: udpP, dport: 53}, false},
@@ -416,7 +424,7 @@ func FuzzFilter(f *testing.F) {
 		if packet.Decode(link, frame, &h) != nil || link == packet.LinkEthernet && vlanTags(frame) > maxVLANTags {
 			return
 		}
-		needed := spec.ScanGuard && h.NewConn() ||
+		needed := spec.ScanGuard && h.Probe() ||
 			h.Proto == packet.TCP && slices.Contains(spec.TCPPorts, h.DstPort) ||
 			h.Proto == packet.UDP && slices.Contains(spec.UDPPorts, h.DstPort)
 		if needed && !got {

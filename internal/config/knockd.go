@@ -144,8 +144,13 @@ func (p *knockdParser) line(n int, raw string) {
 			return
 		}
 		if prev, ok := p.optSeen[d.name]; ok {
-			p.errorf(n, "%s already set on line %d, expected it once", d.name, prev)
-			return
+			// A repeated option loads as in knockd: Interface keeps its
+			// first value, the others their last.
+			if d.name == "Interface" {
+				p.warnf(n, "Interface already set on line %d: ignored, the first value wins, as in knockd", prev)
+				return
+			}
+			p.warnf(n, "%s already set on line %d: this later value wins, as in knockd", d.name, prev)
 		}
 		p.optSeen[d.name] = n
 		if msg := d.setOpt(&p.cfg.Options, val); msg != "" {
@@ -163,8 +168,9 @@ func (p *knockdParser) line(n int, raw string) {
 		return
 	}
 	if prev, ok := ev.seen[d.name]; ok && d.name != "TCPFlags" {
-		p.errorf(n, "%s already set on line %d in [%s], expected it once (knockd silently keeps the last)", d.name, prev, ev.Name)
-		return
+		// knockd keeps the last value; a real configuration that relies on
+		// that must load with the same meaning, so this is only a warning.
+		p.warnf(n, "%s already set on line %d in [%s]: this later value wins, as in knockd", d.name, prev, ev.Name)
 	}
 	ev.seen[d.name] = n
 	if msg := d.setEv(p, ev, n, val); msg != "" {

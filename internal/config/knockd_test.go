@@ -257,12 +257,6 @@ func TestErrors(t *testing.T) {
 			"k.conf:3: LogFile belongs in [options], not in event [e]"},
 		{"option in [Options]", "[Options]\nLogFile = /x\nsequence=1",
 			"k.conf:2: LogFile belongs in [options], not in event [Options] (the global section is spelled exactly [options]; [Options] is an event, as in knockd)"},
-		{"duplicate directive", "[e]\nsequence=1\nSequence = 2",
-			"k.conf:3: Sequence already set on line 2 in [e], expected it once (knockd silently keeps the last)"},
-		{"duplicate via alias", "[e]\nsequence=1\nCommand=a\nStart_Command=b",
-			"k.conf:4: Start_Command already set on line 3 in [e], expected it once (knockd silently keeps the last)"},
-		{"duplicate option", "[options]\nInterface=eth0\nInterface=eth1",
-			"k.conf:3: Interface already set on line 2, expected it once"},
 		{"Sequence and One_Time_Sequences", "[e]\nsequence=1\none_time_sequences=/f",
 			"k.conf:3: One_Time_Sequences and Sequence (line 2) both given, expected one of them"},
 		{"One_Time_Sequences and Sequence", "[e]\none_time_sequences=/f\nsequence=1",
@@ -379,6 +373,12 @@ func TestWarnings(t *testing.T) {
 		want []string
 	}{
 		{"clean", "[e]\nsequence=7000,8000,9000\ncommand=x", nil},
+		{"duplicate directive: the last wins", "[e]\nsequence=1000,2000\nSequence = 7000,8000\ncommand=x",
+			[]string{"k.conf:3: Sequence already set on line 2 in [e]: this later value wins, as in knockd"}},
+		{"duplicate via alias", "[e]\nsequence=7000,8000\nCommand=a\nStart_Command=b",
+			[]string{"k.conf:4: Start_Command already set on line 3 in [e]: this later value wins, as in knockd"}},
+		{"duplicate Interface: the first wins", "[options]\nInterface=eth0\nInterface=eth1\n[e]\nsequence=7000,8000\ncommand=x",
+			[]string{"k.conf:3: Interface already set on line 2: ignored, the first value wins, as in knockd"}},
 		{"consecutive ascending", "[e]\nsequence=7000,7001,7002\ncommand=x",
 			[]string{"k.conf:1: event [e]: sequence 7000:tcp,7001:tcp,7002:tcp is consecutive ascending ports: a sequential port scan walks it"}},
 		{"consecutive but mixed protocols", "[e]\nsequence=7000,7001:udp,7002\ncommand=x", nil},
@@ -404,5 +404,21 @@ func TestWarnings(t *testing.T) {
 			}
 			checkDiff(t, "warnings", strings.Join(tt.want, "\n"), strings.Join(c.Warnings(), "\n"))
 		})
+	}
+}
+
+// A repeated directive loads with knockd's meaning.
+func TestRepeatedDirectiveMeaning(t *testing.T) {
+	t.Parallel()
+	cfg, err := ParseKnockd("k.conf", []byte("[options]\nInterface=eth0\nInterface=eth1\nLogFile=/a\nLogFile=/b\n[e]\nsequence=1000,2000\nSequence = 7000,8000\nCommand=a\nStart_Command=b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := cfg.Events[0]
+	if got := FormatSequence(ev.Sequence); got != "7000:tcp,8000:tcp" || ev.StartCommand != "b" {
+		t.Errorf("event: Sequence %s, Start_Command %q; want the last values 7000:tcp,8000:tcp and b", got, ev.StartCommand)
+	}
+	if len(cfg.Options.Interfaces) != 1 || cfg.Options.Interfaces[0] != "eth0" || cfg.Options.LogFile != "/b" {
+		t.Errorf("options: Interface %v, LogFile %q; want [eth0] (first) and /b (last)", cfg.Options.Interfaces, cfg.Options.LogFile)
 	}
 }

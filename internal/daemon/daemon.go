@@ -40,6 +40,10 @@ type Options struct {
 	Stderr     io.Writer
 	// Ready, if set, is called once every capture is open.
 	Ready func()
+	// Hangup delivers SIGHUP. Reloading is not built yet: the daemon logs
+	// that it keeps its configuration, instead of dying and losing the
+	// pending stop commands.
+	Hangup <-chan os.Signal
 	// StopTimeout bounds how long shutdown waits for stop commands.
 	StopTimeout time.Duration
 }
@@ -156,7 +160,14 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		o.Ready()
 	}
 
-	<-ctx.Done()
+	for waiting := true; waiting; {
+		select {
+		case <-ctx.Done():
+			waiting = false
+		case <-o.Hangup:
+			log.Warn("SIGHUP: reloading is not supported yet; still running with the configuration read at start", "config", cfg.Source)
+		}
+	}
 	log.Info("shutting down", "pending_stops", runner.Pending())
 	stopCapture()
 	wg.Wait()

@@ -43,7 +43,8 @@ type engine struct {
 	epoch    time.Time
 	ipv4Only bool
 	lookup   bool
-	lookups  chan struct{} // bounds concurrent reverse lookups
+	lookups  chan struct{}  // bounds concurrent reverse lookups
+	lookupWG sync.WaitGroup // lookups in flight, waited for before the log closes
 	// lookupAddr resolves names for -l (net.DefaultResolver; tests inject).
 	lookupAddr func(ctx context.Context, addr string) ([]string, error)
 
@@ -154,13 +155,15 @@ func (e *engine) arm(now int64) {
 	}
 }
 
+// close stops matching and waits for the log lines of lookups in flight.
 func (e *engine) close() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.closed = true
 	if e.timer != nil {
 		e.timer.Stop()
 	}
+	e.mu.Unlock()
+	e.lookupWG.Wait()
 }
 
 func (e *engine) handle(outs []knock.Outcome) {
@@ -209,7 +212,9 @@ func (e *engine) report(level slog.Level, msg string, o *knock.Outcome, ev *conf
 	src := o.Src.String() // o points into a buffer the next hit reuses
 	select {
 	case e.lookups <- struct{}{}:
+		e.lookupWG.Add(1)
 		go func() {
+			defer e.lookupWG.Done()
 			defer func() { <-e.lookups }()
 			lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()

@@ -78,7 +78,7 @@ func knockHit(src string, port uint16) *packet.Hit {
 	return &packet.Hit{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr("198.18.0.1"), Proto: packet.TCP, DstPort: port, Flags: packet.SYN}
 }
 
-func TestEngineOpensDoorAndLogsLikeKnockd(t *testing.T) {
+func TestEngineOpensDoorAndLogsEachStage(t *testing.T) {
 	events := []config.Event{{Name: "openSSH", Sequence: seqOf(7000, 8000, 9000), SeqTimeout: 5 * time.Second}}
 	e, d, _, buf := newTestEngine(t, true, events, nil)
 	for _, p := range []uint16{7000, 8000, 9000} {

@@ -38,9 +38,12 @@ type Event struct {
 type Options struct {
 	// MaxAttempts bounds the attempts in progress (default config.DefaultMaxAttempts).
 	MaxAttempts int
-	// ScanGuard makes any new-connection packet (TCP SYN without ACK, or
-	// UDP) from a source fail that source's attempts, so that a port scan
-	// cannot walk into a door.
+	// ScanGuard makes any probe (packet.Hit.Probe: a TCP segment without
+	// ACK, or UDP) to another port fail the source's attempts, so that a
+	// port scan cannot walk into a door. It also gives an event without a
+	// flag rule the rule "!ack": ACK segments — established traffic, and
+	// ACK scans, which would otherwise walk an ascending sequence unseen —
+	// are not knocks.
 	ScanGuard bool
 }
 
@@ -164,6 +167,9 @@ func New(events []Event, opts Options) *Matcher {
 			timeouts[t] = li
 			m.tlists = append(m.tlists, list{})
 		}
+		if opts.ScanGuard && ev.Flags.IsZero() {
+			ev.Flags.Clear = packet.ACK
+		}
 		m.events[i] = eventState{Event: ev, timeout: t, tlist: li}
 	}
 	m.ports.build(m.events)
@@ -198,7 +204,7 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 		return out
 	}
 	knockPort := m.ports.knock[pi].has(h.DstPort)
-	if !knockPort && !(m.opts.ScanGuard && h.NewConn()) {
+	if !knockPort && !(m.opts.ScanGuard && h.Probe()) {
 		return out // a packet no event could see (e.g. an established session)
 	}
 	isLocal := m.isLocal(h.Dst)

@@ -249,6 +249,46 @@ func TestMatcherRules(t *testing.T) {
 	}
 }
 
+// With the scan guard, no kind of sequential scan — SYN, the FIN, NULL and
+// Xmas stealth probes, or ACK — opens a door, even for an event with no
+// flag rule (knockd's default: any flags count) and ascending ports.
+func TestStealthScansNeverOpenWithTheGuard(t *testing.T) {
+	scans := map[string]packet.TCPFlags{
+		"syn": packet.SYN, "fin": packet.FIN, "null": 0, "xmas": packet.FIN | packet.PSH | packet.URG,
+		"ack": packet.ACK, "fin-ack": packet.FIN | packet.ACK,
+	}
+	for name, fl := range scans {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m := New([]Event{ev(tcpSeq(7000, 8000, 9000)), ev(tcpSeq(1000, 2000))}, Options{ScanGuard: true})
+			var out []Outcome
+			for p := 1; p <= 65535; p++ {
+				h := packet.Hit{Src: netip.MustParseAddr("198.18.0.66"), Dst: netip.MustParseAddr("198.18.0.1"), Proto: packet.TCP, DstPort: uint16(p), Flags: fl}
+				out = m.Hit(&h, int64(p)*1000, out[:0])
+				for _, o := range out {
+					if o.Kind == Open {
+						t.Fatalf("a %s scan opened event %d at port %d", name, o.Event, p)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The guard's implicit "!ack" leaves knocks with other flags alone, and an
+// explicit TCPFlags rule is kept as written.
+func TestScanGuardFlagDefault(t *testing.T) {
+	m := New([]Event{ev(tcpSeq(7000, 8000)), {Sequence: tcpSeq(1000, 2000), Timeout: time.Second, Flags: config.FlagRule{Set: packet.ACK}}}, Options{ScanGuard: true})
+	got := run(t, m, []step{
+		ack("198.18.0.2", 7000), flags(syn("198.18.0.2", 7000), packet.FIN), ack("198.18.0.2", 8000), flags(syn("198.18.0.2", 8000), packet.FIN),
+		ack("198.18.0.3", 1000), ack("198.18.0.3", 2000),
+	})
+	want := "progress e0 198.18.0.2 1/2|open e0 198.18.0.2 2/2|progress e1 198.18.0.3 1/2|open e1 198.18.0.3 2/2"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+}
+
 // A sequential scan of every port from one address never opens a door.
 func TestSequentialScanNeverOpens(t *testing.T) {
 	for _, guard := range []bool{false, true} {
@@ -304,8 +344,9 @@ func TestManyConcurrentSources(t *testing.T) {
 }
 
 // Under a flood of spoofed first knocks that overflows the table, a knocker
-// past the first step keeps its attempt, and one whose first knock came
-// just before the flood's last entries is still there.
+// past the first step keeps its attempt: the flood only evicts first-step
+// attempts, oldest first. (A first step itself survives as long as the
+// table takes to fill: MaxAttempts divided by the flood's rate.)
 func TestFairEvictionProtectsProgress(t *testing.T) {
 	const budget = 1024
 	m := New([]Event{ev(tcpSeq(7000, 8000, 9000))}, Options{MaxAttempts: budget})

@@ -204,6 +204,13 @@ func decodeIPv6(b []byte, h *Hit) error {
 	}
 	h.Src = netip.AddrFrom16([16]byte(b[8:24]))
 	h.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+	if h.Src.Is4In6() {
+		// An IPv4-mapped source is invalid on the wire (RFC 4291 2.5.5.2)
+		// and the stack drops it; as a knock it would pose as the IPv4
+		// address and could finish that address's attempt.
+		*h = Hit{}
+		return ErrMalformed
+	}
 	return decodeNext(b[6], data, declared, true, h)
 }
 

@@ -3,6 +3,7 @@ package packet_test
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -484,5 +485,18 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// An IPv4-mapped IPv6 source would pose as the IPv4 address (the matcher
+// and the doors key on the unmapped address): it is rejected.
+func TestDecodeRejectsIPv4MappedSource(t *testing.T) {
+	t.Parallel()
+	ip := ipv6(layers.IPProtocolTCP)
+	ip.SrcIP = netip.MustParseAddr("::ffff:198.18.0.2").AsSlice()
+	frame := serialize(ip, tcp("S"))
+	h := packet.Hit{DstPort: 1}
+	if err := packet.Decode(packet.LinkRaw, frame, &h); err != packet.ErrMalformed || h != (packet.Hit{}) {
+		t.Fatalf("Decode = %v, hit %v; want ErrMalformed and a zero hit", err, h)
 	}
 }

@@ -19,8 +19,8 @@ func ExampleDecode() {
 		return
 	}
 	fmt.Println(h)
-	fmt.Println("new connection:", h.NewConn())
+	fmt.Println("probe:", h.Probe())
 	// Output:
 	// 198.18.0.2:40000 -> 198.18.0.1:7000 tcp [syn]
-	// new connection: true
+	// probe: true
 }

@@ -102,14 +102,16 @@ func (h Hit) String() string {
 	return b.String()
 }
 
-// NewConn reports whether the hit would start a new connection or flow:
-// a TCP SYN without ACK, or any UDP datagram. The scan guard treats these
-// as attempts to reach a port.
-func (h *Hit) NewConn() bool {
+// Probe reports whether the hit is an attempt to reach a port: any UDP
+// datagram, or any TCP segment without ACK — a SYN opening a connection,
+// and the FIN, NULL and Xmas probes of stealth scans. Every segment of an
+// established connection carries ACK, so it is never a probe. The scan
+// guard fails a source's attempts on a probe to any other port.
+func (h *Hit) Probe() bool {
 	if h.Proto == UDP {
 		return true
 	}
-	return h.Proto == TCP && h.Flags&(SYN|ACK) == SYN
+	return h.Proto == TCP && h.Flags&ACK == 0
 }
 
 func itoa(n int) string {
