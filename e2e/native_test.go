@@ -475,3 +475,44 @@ func TestHangupKeepsTheDaemonAndItsStops(t *testing.T) {
 		t.Fatal("the pending stop command did not run at SIGTERM after a SIGHUP")
 	}
 }
+
+// TestFollowsAddressChanges: an address added to the capture interface
+// while sesamed runs is knockable at once (netlink events, no polling);
+// knocks to an address that was removed no longer count.
+func TestFollowsAddressChanges(t *testing.T) {
+	lab := netlab.New(t, netlab.Config{Clients: 1})
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "opened")
+	d := startSesamed(t, lab, fmt.Sprintf("[door]\n\tSequence = 7000,8000,9000\n\tStart_Command = echo %%IP%% >> %s\n", marker))
+	c := lab.Client(0)
+	newAddr := netip.MustParseAddr("198.18.0.5")
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := lab.Server.Run(context.Background(), "ip", args...); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	ip("addr", "add", newAddr.String()+"/15", "dev", lab.Server.IfName)
+	if _, err := d.WaitLog("addresses changed", 5*time.Second); err != nil {
+		t.Fatalf("the new address was not picked up: %v", err)
+	}
+	knockWith(t, c, newAddr.String(), "7000", "8000", "9000")
+	if _, err := d.WaitLog("OPEN SESAME", 5*time.Second); err != nil {
+		t.Fatalf("a knock to the new address did not open: %v", err)
+	}
+	ip("addr", "del", newAddr.String()+"/15", "dev", lab.Server.IfName)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(d.Lines("addresses changed")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the removed address was not noticed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The host no longer owns it: a knock sent there (the client's ARP
+	// entry is still warm) must not count.
+	knockWith(t, c, newAddr.String(), "7000", "8000", "9000")
+	time.Sleep(500 * time.Millisecond)
+	if n := len(d.Lines("OPEN SESAME")); n != 1 {
+		t.Fatalf("%d opens, want 1: a knock to a removed address counted", n)
+	}
+}

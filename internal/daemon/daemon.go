@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -96,18 +95,16 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 			}
 		}
 	}()
-	var local []netip.Addr
 	for _, name := range ifaces {
 		s, err := capture.OpenAFPacket(name, spec)
 		if err != nil {
 			return err
 		}
 		sources = append(sources, s)
-		addrs, err := capture.LocalAddrs(name)
-		if err != nil {
-			return fmt.Errorf("failed to read the addresses of %s: %w", name, err)
-		}
-		local = append(local, addrs...)
+	}
+	local, err := localAddrs(ifaces)
+	if err != nil {
+		return fmt.Errorf("failed to read the interfaces' addresses: %w", err)
 	}
 
 	// Native doors: the firewall must hold what the configuration asks for
@@ -154,6 +151,14 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 			defer wg.Done()
 			runCapture(capCtx, log, ifaces[i], s, spec, eng)
 		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		followAddrs(capCtx, log, ifaces, eng, local)
+	}()
+	if len(local) == 0 {
+		log.Warn("no address on the capture interfaces: knocks are ignored until one is added", "interfaces", ifaces)
 	}
 	log.Info("ready", "interfaces", ifaces, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard)
 	if o.Ready != nil {

@@ -119,19 +119,20 @@ type eventState struct {
 
 // Matcher tracks attempts. Create it with New.
 type Matcher struct {
-	opts    Options
-	events  []eventState
-	local   []netip.Addr
-	slab    []attempt
-	free    uint32
-	buckets []uint32
-	mask    uint32
-	seed    maphash.Seed
-	tlists  []list // one per distinct timeout, ordered by deadline
-	queues  [2]list
-	gen     uint64
-	ports   portIndex
-	active  int
+	opts     Options
+	events   []eventState
+	local    []netip.Addr
+	localSet bool
+	slab     []attempt
+	free     uint32
+	buckets  []uint32
+	mask     uint32
+	seed     maphash.Seed
+	tlists   []list // one per distinct timeout, ordered by deadline
+	queues   [2]list
+	gen      uint64
+	ports    portIndex
+	active   int
 }
 
 const (
@@ -177,9 +178,13 @@ func New(events []Event, opts Options) *Matcher {
 }
 
 // SetLocal sets the addresses of the host: hits for events without a Target
-// count only when sent to one of them. With none set, every destination counts.
+// count only when sent to one of them. Until SetLocal is first called every
+// destination counts (a capture replayed in a test); after it, an empty
+// list means no destination counts — an interface without an address
+// fails closed, not open.
 func (m *Matcher) SetLocal(addrs []netip.Addr) {
 	m.local = append(m.local[:0], addrs...)
+	m.localSet = true
 }
 
 // SetSequence replaces an event's sequence (a one-time sequence moving on).
@@ -336,7 +341,7 @@ func matches(el config.Element, h *packet.Hit) bool {
 }
 
 func (m *Matcher) isLocal(dst netip.Addr) bool {
-	if len(m.local) == 0 {
+	if !m.localSet {
 		return true
 	}
 	for _, a := range m.local {

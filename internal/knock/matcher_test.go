@@ -443,3 +443,18 @@ func TestHitDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Hit+Expire allocate %.1f times per hit, want 0", allocs)
 	}
 }
+
+func TestNoLocalAddressFailsClosed(t *testing.T) {
+	m := New([]Event{ev(tcpSeq(7000))}, Options{})
+	if got := run(t, m, []step{syn("198.18.0.2", 7000)}); len(got) != 1 {
+		t.Fatalf("before SetLocal every destination counts; got %v", got)
+	}
+	m.SetLocal(nil)
+	if got := run(t, m, []step{syn("198.18.0.2", 7000)}); len(got) != 0 {
+		t.Fatalf("with no local address nothing may count; got %v", got)
+	}
+	m.SetLocal([]netip.Addr{netip.MustParseAddr("198.18.0.1")})
+	if got := run(t, m, []step{syn("198.18.0.2", 7000)}); len(got) != 1 {
+		t.Fatalf("after the address appears knocks count again; got %v", got)
+	}
+}
