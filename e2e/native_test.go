@@ -330,7 +330,7 @@ func TestKnockToOpenLatency(t *testing.T) {
 			}
 			var lat []time.Duration
 			missed := 0
-			for _, src := range c.Extra4[:knocks] {
+			for i, src := range c.Extra4[:knocks] {
 				if err := c.KnockFrom([]netip.Addr{src}, lab.Server.V4, seq, 0); err != nil {
 					t.Fatal(err)
 				}
@@ -338,6 +338,9 @@ func TestKnockToOpenLatency(t *testing.T) {
 				if err != nil {
 					missed++
 					continue
+				}
+				if d > 5*time.Millisecond && os.Getenv("E2E_LATENCY_DEBUG") != "" {
+					t.Logf("knock %d from %s: %v", i, src, d)
 				}
 				lat = append(lat, d)
 			}
