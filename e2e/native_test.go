@@ -519,3 +519,39 @@ func TestFollowsAddressChanges(t *testing.T) {
 		t.Fatalf("%d opens, want 1: a knock to a removed address counted", n)
 	}
 }
+
+// TestCleanupRemovesEverything: `sesamed --cleanup` leaves no trace of
+// sesame in the firewall, for each backend the daemon set up.
+func TestCleanupRemovesEverything(t *testing.T) {
+	for _, fw := range []string{"nftables", "iptables"} {
+		t.Run(fw, func(t *testing.T) {
+			lab := netlab.New(t, netlab.Config{Clients: 1})
+			conf := fmt.Sprintf(guardConf, 30, "Firewall = "+fw)
+			d := startSesamed(t, lab, conf)
+			knockWith(t, lab.Client(0), lab.Server.V4.String(), "7000", "8000:udp", "9000")
+			if _, err := d.WaitLog(`msg="door open"`, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			d.Wait(10 * time.Second)
+			path := filepath.Join(t.TempDir(), "knockd.conf")
+			os.WriteFile(path, []byte(conf), 0o600)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if out, err := lab.Server.Run(ctx, bin(t, "sesamed"), "--cleanup", "-c", path); err != nil {
+				t.Fatalf("sesamed --cleanup: %v\n%s", err, out)
+			}
+			for _, check := range [][]string{{"nft", "list", "ruleset"}, {"iptables-save"}, {"ip6tables-save"}, {"ipset", "list", "-n"}} {
+				out, err := lab.Server.Run(ctx, check[0], check[1:]...)
+				if err != nil {
+					t.Fatalf("%v: %v\n%s", check, err, out)
+				}
+				if strings.Contains(strings.ToLower(string(out)), "sesame") {
+					t.Errorf("%v still shows sesame after --cleanup:\n%s", check, out)
+				}
+			}
+		})
+	}
+}

@@ -121,6 +121,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	for _, note := range fws.notes() {
+		log.Warn(note)
+	}
 
 	pidFile := cfg.Options.PidFile
 	if o.PidFile != "" {

@@ -104,6 +104,20 @@ func (f *firewalls) reconcile(ctx context.Context) error {
 	return nil
 }
 
+// notes collects what backends report about their last reconcile (a set of
+// an older layout recreated, a chain replaced), for the log.
+func (f *firewalls) notes() []string {
+	var out []string
+	for _, b := range f.order {
+		if n, ok := b.(interface{ Notes() []string }); ok {
+			for _, s := range n.Notes() {
+				out = append(out, b.Name()+": "+s)
+			}
+		}
+	}
+	return out
+}
+
 // cleanup removes everything sesame put in each firewall.
 func (f *firewalls) cleanup(ctx context.Context) error {
 	var errs []error
