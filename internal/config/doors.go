@@ -87,15 +87,6 @@ func setOpen(_ *knockdParser, ev *eventState, _ int, v string) string {
 	return ""
 }
 
-func setOpenTimeout(_ *knockdParser, ev *eventState, _ int, v string) string {
-	n, msg := seconds("Open_Timeout", v, 1)
-	if msg != "" {
-		return msg
-	}
-	ev.OpenTimeout = n
-	return ""
-}
-
 func setFirewall(_ *knockdParser, ev *eventState, _ int, v string) string {
 	switch f := strings.ToLower(cutTrailingComment(v)); f {
 	case FirewallNftables, FirewallIptables, FirewallFirewalld:

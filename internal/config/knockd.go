@@ -244,7 +244,7 @@ var directives = []*directive{
 
 	{name: "Sequence", setEv: setSequence},
 	{name: "One_Time_Sequences", setEv: setOneTime},
-	{name: "Seq_Timeout", aliases: []string{"Timeout"}, setEv: setSeqTimeout},
+	{name: "Seq_Timeout", aliases: []string{"Timeout"}, setEv: secondsField("Seq_Timeout", 1, func(e *Event) *time.Duration { return &e.SeqTimeout })},
 	{name: "TCPFlags", setEv: setTCPFlags},
 	{name: "Start_Command", aliases: []string{"Command"}, setEv: func(_ *knockdParser, ev *eventState, _ int, v string) string {
 		ev.StartCommand = v
@@ -254,7 +254,7 @@ var directives = []*directive{
 		ev.StartCommand6, ev.start6 = v, true
 		return ""
 	}},
-	{name: "Cmd_Timeout", setEv: setCmdTimeout},
+	{name: "Cmd_Timeout", setEv: secondsField("Cmd_Timeout", 0, func(e *Event) *time.Duration { return &e.CmdTimeout })},
 	{name: "Stop_Command", setEv: func(_ *knockdParser, ev *eventState, _ int, v string) string {
 		ev.StopCommand = v
 		return ""
@@ -266,7 +266,7 @@ var directives = []*directive{
 	{name: "Target", setEv: setTarget},
 
 	{name: "Open", setEv: setOpen},
-	{name: "Open_Timeout", setEv: setOpenTimeout},
+	{name: "Open_Timeout", setEv: secondsField("Open_Timeout", 1, func(e *Event) *time.Duration { return &e.OpenTimeout })},
 	{name: "Firewall", setEv: setFirewall},
 	{name: "Nft_Table", setEv: setNftTable},
 	{name: "Firewalld_Zone", setEv: setFirewalldZone},
@@ -424,22 +424,16 @@ func setOneTime(_ *knockdParser, ev *eventState, _ int, v string) string {
 	return ""
 }
 
-func setSeqTimeout(_ *knockdParser, ev *eventState, _ int, v string) string {
-	n, msg := seconds("Seq_Timeout", v, 1)
-	if msg != "" {
+// secondsField makes the setter of an event directive that is a whole
+// number of seconds, at least min.
+func secondsField(name string, min uint64, field func(*Event) *time.Duration) func(*knockdParser, *eventState, int, string) string {
+	return func(_ *knockdParser, ev *eventState, _ int, v string) string {
+		n, msg := seconds(name, v, min)
+		if msg == "" {
+			*field(&ev.Event) = n
+		}
 		return msg
 	}
-	ev.SeqTimeout = n
-	return ""
-}
-
-func setCmdTimeout(_ *knockdParser, ev *eventState, _ int, v string) string {
-	n, msg := seconds("Cmd_Timeout", v, 0)
-	if msg != "" {
-		return msg
-	}
-	ev.CmdTimeout = n
-	return ""
 }
 
 func setTCPFlags(_ *knockdParser, ev *eventState, _ int, v string) string {

@@ -48,9 +48,10 @@ const doorsConf = `[ssh]
 	Start_Command = true
 `
 
-func TestFirewallsOneBackendPerKindAndTable(t *testing.T) {
-	made := fakeFirewalls(t, config.FirewallNftables)
-	cfg, err := config.ParseKnockd("k.conf", []byte(doorsConf))
+// reconciled parses conf and sets up its firewalls as the daemon does.
+func reconciled(t *testing.T, conf string) (*config.Config, *firewalls, error) {
+	t.Helper()
+	cfg, err := config.ParseKnockd("k.conf", []byte(conf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,13 @@ func TestFirewallsOneBackendPerKindAndTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fws.reconcile(t.Context()); err != nil {
+	return cfg, fws, fws.reconcile(t.Context())
+}
+
+func TestFirewallsOneBackendPerKindAndTable(t *testing.T) {
+	made := fakeFirewalls(t, config.FirewallNftables)
+	cfg, fws, err := reconciled(t, doorsConf)
+	if err != nil {
 		t.Fatal(err)
 	}
 	guard := made[backendKey{kind: "nftables"}]
@@ -89,15 +96,8 @@ func TestFirewallsOneBackendPerKindAndTable(t *testing.T) {
 // The whole native-door road in memory: hits in, a door in the firewall.
 func TestEngineOpensNativeDoor(t *testing.T) {
 	made := fakeFirewalls(t, config.FirewallNftables)
-	cfg, err := config.ParseKnockd("k.conf", []byte(doorsConf))
+	cfg, fws, err := reconciled(t, doorsConf)
 	if err != nil {
-		t.Fatal(err)
-	}
-	fws, err := openFirewalls(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fws.reconcile(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	e, _, _, _ := newTestEngine(t, false, cfg.Events, nil)
@@ -122,15 +122,7 @@ func TestFirewallRefusalStopsStartup(t *testing.T) {
 		return f, nil
 	}
 	t.Cleanup(func() { newBackend = oldNew })
-	cfg, err := config.ParseKnockd("k.conf", []byte("[ssh]\n\tSequence = 7000\n\tOpen = tcp:22\n\tFirewall = iptables\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fws, err := openFirewalls(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fws.reconcile(t.Context()); err == nil {
+	if _, _, err := reconciled(t, "[ssh]\n\tSequence = 7000\n\tOpen = tcp:22\n\tFirewall = iptables\n"); err == nil {
 		t.Fatal("reconcile succeeded on a refusing firewall")
 	}
 }
