@@ -3,7 +3,10 @@ package daemon
 import (
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +127,30 @@ func TestFirewallRefusalStopsStartup(t *testing.T) {
 	t.Cleanup(func() { newBackend = oldNew })
 	if _, _, err := reconciled(t, "[ssh]\n\tSequence = 7000\n\tOpen = tcp:22\n\tFirewall = iptables\n"); err == nil {
 		t.Fatal("reconcile succeeded on a refusing firewall")
+	}
+}
+
+// One event may run its command and open its native door.
+func TestCommandAndNativeDoorOnOneEvent(t *testing.T) {
+	made := fakeFirewalls(t, config.FirewallNftables)
+	marker := filepath.Join(t.TempDir(), "started")
+	cfg, fws, err := reconciled(t, "[both]\n\tSequence = 7000\n\tOpen = tcp:22\n\tStart_Command = echo %IP% > "+marker+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _, clk, _ := newTestEngine(t, false, cfg.Events, nil)
+	runner := door.NewRunner(door.Options{Clock: clk, Logger: e.log})
+	native := door.NewNative(e.log, fws.pick)
+	e.door = doors{cmds: runner, native: native}
+	e.Hit(knockHit("198.18.0.2", 7000))
+	native.Close()
+	if err := runner.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(b)) != "198.18.0.2" {
+		t.Fatalf("start command output %q, %v; want the knocker's address", b, err)
+	}
+	if entries, _ := made[backendKey{kind: "nftables"}].List(t.Context()); len(entries) != 1 || entries[0].Port.String() != "tcp:22" {
+		t.Fatalf("native doors %v, want one for tcp:22", entries)
 	}
 }
