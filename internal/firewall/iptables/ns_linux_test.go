@@ -25,6 +25,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/sesame-knock/sesame/internal/netlab"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -32,13 +34,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 // requireRoot skips the test without root, or fails it under CI=true.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("root test cannot run under CI=true: not root")
-	}
-	t.Skip("needs root (network namespaces, iptables, ipset)")
+	netlab.RequireRoot(t)
 }
 
 var nsSeq atomic.Int32

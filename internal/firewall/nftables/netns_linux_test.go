@@ -14,19 +14,15 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sesame-knock/sesame/internal/netlab"
 )
 
 // requireRoot skips a test that needs root, except under CI=true, where
 // it fails instead: CI must run the root tests.
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN); CI=true, so not skipping")
-	}
-	t.Skip("needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+	netlab.RequireRoot(t)
 }
 
 var nsSeq atomic.Int32
