@@ -1,9 +1,12 @@
 // Command sesame sends port knocks. It takes knockd's knock command line
-// unchanged, and tportknockd's PROTO:PORT frames.
+// unchanged, and tportknockd's PROTO:PORT frames; it also knocks the
+// replay-proof sequences (one-time, TOTP, cipher knocks), from options or
+// from a named profile of the user's profiles file ("sesame work").
 //
 // Exit status: 0 when every knock was sent, 1 when something failed while
 // knocking (a host that does not resolve, a knock that cannot be sent, an
-// interrupt), 2 for a command line that sesame cannot use.
+// interrupt, a one-time sequence that cannot be crossed out), 2 for a
+// command line, profile, key or sequence file that sesame cannot use.
 package main
 
 import (
@@ -25,12 +28,16 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sesame-knock/sesame/internal/client"
+	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/packet"
+	"github.com/sesame-knock/sesame/internal/totp"
 )
 
 const usage = `Usage:
     sesame [options] HOST [HOST...] PORT[:PROTO] [PORT[:PROTO]...]
     sesame [options] HOST [HOST...] PROTO:PORT [PROTO:PORT...]
+    sesame [options] SEQUENCE-SOURCE HOST [HOST...]
+    sesame [options] PROFILE
 
 sesame knocks on a server's ports, in order, so that its port-knock daemon
 (sesamed or knockd) opens a door for you. A TCP knock is a single SYN and a
@@ -49,6 +56,40 @@ Options:
     -v, --verbose        Print each knock as it is sent.
     -V, --version        Print the version and exit.
     -h, --help           Print this help and exit.
+
+Sequence sources, for knocks an eavesdropper cannot replay. Give one of
+them instead of the ports; every argument is then a host.
+        --one-time FILE  Knock the first unused line of FILE (knockd's
+                         One_Time_Sequences), then cross it out with '#'.
+        --totp-secret BASE32
+                         Knock the TOTP sequence of the current time step.
+        --totp-uri URI   The same, secret and settings from an otpauth://
+                         key URI (sesamed --enroll prints one).
+        --totp           The same, the secret or URI taken from
+                         $SESAME_TOTP_SECRET (which, unlike an option,
+                         other users cannot see with ps).
+        --totp-ports LO-HI[:PROTO]
+                         The TOTP port range (default 40000-49999:tcp).
+        --totp-length N  Knocks per TOTP sequence (default 4).
+        --totp-step SECONDS
+                         Seconds per TOTP time step (default 30).
+        --cipher-key FILE
+                         Send a cipher knock sealed with the key in FILE
+                         ("key = BASE64" or "passphrase = TEXT", mode 0600).
+        --passphrase     The same, with a passphrase read from the terminal
+                         (or one line of standard input).
+        --event NAME     The server's event, [NAME] in its knockd.conf;
+                         required for cipher knocks.
+        --cipher-ports BASE[:PROTO]
+                         Cipher window BASE to BASE+255 (default 61000:tcp).
+
+Profiles:
+        --profile NAME   Knock as profile NAME says. "sesame NAME" does the
+                         same when NAME has no ports after it.
+        --profiles FILE  Read the profiles from FILE (default:
+                         $SESAME_PROFILES, else sesame/profiles.conf in the
+                         user's configuration directory, ~/.config on Linux).
+    -d, -4, -6, --source and -v override what the profile says.
 
 Examples:
     Knock on TCP ports 7000, 8000 and 9000, then log in:
@@ -69,9 +110,30 @@ Examples:
     Two servers at once, over IPv6:
         $ sesame -6 web1.example.com web2.example.com 7000 8000 9000
 
+    The next unused sequence of a one-time list, crossed out once sent:
+        $ sesame --one-time ~/.config/sesame/work.otp myserver.example.com
+
+    The current TOTP sequence, the secret kept out of ps:
+        $ export SESAME_TOTP_SECRET=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+        $ sesame --totp myserver.example.com
+
+    A cipher knock for the server's event [vpn], with a key file or with a
+    passphrase typed on the terminal:
+        $ sesame --cipher-key vpn.key --event vpn vpn.example.com
+        $ sesame --passphrase --event vpn vpn.example.com
+
+    A profile: paste what sesamed --enroll prints, or write your own, into
+    ~/.config/sesame/profiles.conf (chmod 600 when it holds a secret):
+        [work]
+            Host        = myserver.example.com
+            TOTP_Secret = JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+            Delay       = 100
+    then knock and log in with:
+        $ sesame work && ssh myserver.example.com
+
 sesame cannot tell whether a door opened: a knock that left can still be
 lost or refused. Exit status: 0 when every knock was sent, 1 when one could
-not be, 2 for a command line sesame cannot use.
+not be, 2 for a command line, profile or key that sesame cannot use.
 `
 
 // version is the release; a build can set it with
@@ -86,15 +148,24 @@ func main() {
 	os.Exit(code)
 }
 
-// usageError is a command line that sesame cannot use (exit status 2).
+// usageError is a command line, profile or key that sesame cannot use
+// (exit status 2).
 type usageError struct{ msg, hint string }
 
 func (e *usageError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parse(args, stdout)
-	if err == nil && o == nil {
+	r, err := parse(args, stdout)
+	if err == nil && r == nil {
 		return 0 // --help or --version
+	}
+	var o *client.Options
+	if err == nil {
+		var done func()
+		o, done, err = r.options(ctx, stderr)
+		if done != nil {
+			defer done()
+		}
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
@@ -105,7 +176,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if err = client.Run(ctx, *o); err != nil {
+	if err == nil {
+		err = client.Run(ctx, *o)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			printError(stderr, "interrupted", "")
 		} else {
@@ -116,8 +190,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// printError writes msg, one "sesame: error:" line for each of its lines
+// (a profiles file with several mistakes), and the hint.
 func printError(w io.Writer, msg, hint string) {
-	fmt.Fprintf(w, "sesame: error: %s\n", msg)
+	for _, line := range strings.Split(msg, "\n") {
+		fmt.Fprintf(w, "sesame: error: %s\n", line)
+	}
 	if hint != "" {
 		fmt.Fprintf(w, "sesame: hint: %s\n", hint)
 	}
@@ -125,9 +203,48 @@ func printError(w io.Writer, msg, hint string) {
 
 const helpHint = `run "sesame --help" for the options and examples`
 
-// parse turns the command line into client options. It returns nil
-// options and no error when it printed the help or the version.
-func parse(args []string, stdout io.Writer) (*client.Options, error) {
+// request is the command line, checked but not acted on: parse reads no
+// file and no environment, so that every example of the help parses.
+type request struct {
+	o client.Options // hosts, knocks, delay, family, source, verbose
+
+	udp                            bool
+	delaySet, familySet, sourceSet bool
+
+	// from is the option that gives the sequence ("--totp-secret"), ""
+	// with ports on the command line or a profile.
+	from string
+
+	profile      string // --profile NAME
+	maybeProfile string // sesame NAME: a profile, or a host without ports
+	profilesFile string // --profiles FILE
+
+	oneTime string // --one-time FILE
+
+	totp    *client.TOTP // --totp-secret, --totp-uri, --totp
+	totpEnv bool         // --totp: the secret is in $SESAME_TOTP_SECRET
+	// The TOTP tuning options given (zero when not); they override a
+	// key URI's settings.
+	totpPorts  *portRange
+	totpLength int
+	totpStep   time.Duration
+
+	cipher     *client.Cipher // --cipher-key or --passphrase, with --event and --cipher-ports
+	cipherKey  string         // --cipher-key FILE
+	passphrase bool           // --passphrase
+	// cipherInline: the key is the profile's Cipher_Key.
+	cipherInline bool
+}
+
+// portRange is a --totp-ports value.
+type portRange struct {
+	proto  packet.Proto
+	lo, hi uint16
+}
+
+// parse reads the command line. It returns a nil request and no error
+// when it printed the help or the version.
+func parse(args []string, stdout io.Writer) (*request, error) {
 	fs := pflag.NewFlagSet("sesame", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -139,6 +256,21 @@ func parse(args []string, stdout io.Writer) (*client.Options, error) {
 	verbose := fs.BoolP("verbose", "v", false, "")
 	showVersion := fs.BoolP("version", "V", false, "")
 	help := fs.BoolP("help", "h", false, "")
+
+	oneTime := fs.String("one-time", "", "")
+	totpSecret := fs.String("totp-secret", "", "")
+	totpURI := fs.String("totp-uri", "", "")
+	totpFlag := fs.Bool("totp", false, "")
+	// The tuning options are read by parseTOTP and parseCipher.
+	fs.String("totp-ports", "", "")
+	fs.String("totp-length", "", "")
+	fs.String("totp-step", "", "")
+	cipherKey := fs.String("cipher-key", "", "")
+	passphrase := fs.Bool("passphrase", false, "")
+	fs.String("event", "", "")
+	fs.String("cipher-ports", "", "")
+	profile := fs.String("profile", "", "")
+	profiles := fs.String("profiles", "", "")
 
 	if len(args) == 0 {
 		return nil, &usageError{msg: "missing host and ports"}
@@ -154,21 +286,15 @@ func parse(args []string, stdout io.Writer) (*client.Options, error) {
 		fmt.Fprintf(stdout, "sesame %s (%s)\n", buildVersion(), runtime.Version())
 		return nil, nil
 	}
-
-	o := &client.Options{}
-	proto := packet.TCP
-	if *udp {
-		proto = packet.UDP
-	}
-	var err error
-	if o.Hosts, o.Knocks, err = client.ParseArgs(fs.Args(), proto); err != nil {
-		ue := &usageError{msg: err.Error()}
-		switch msg := err.Error(); {
-		case strings.HasPrefix(msg, "missing host"), strings.HasPrefix(msg, "unexpected"), strings.HasPrefix(msg, "no ports"):
-			ue.hint = "write the hosts first, then the ports: sesame HOST... PORT[:PROTO]..."
+	for _, name := range []string{"one-time", "totp-secret", "totp-uri", "totp-ports", "totp-length", "totp-step",
+		"cipher-key", "event", "cipher-ports", "profile", "profiles"} {
+		if f := fs.Lookup(name); f.Changed && f.Value.String() == "" {
+			return nil, &usageError{msg: "option --" + name + " needs a value", hint: helpHint}
 		}
-		return nil, ue
 	}
+
+	r := &request{udp: *udp, delaySet: fs.Changed("delay"), familySet: *ipv4 || *ipv6, sourceSet: *source != ""}
+	o := &r.o
 	ms, err := strconv.ParseInt(*delay, 10, 64)
 	switch {
 	case err == nil && ms < 0:
@@ -201,7 +327,238 @@ func parse(args []string, stdout io.Writer) (*client.Options, error) {
 	if *verbose {
 		o.Verbose = stdout
 	}
-	return o, nil
+
+	// The sequence source: at most one.
+	var sources []string
+	add := func(ok bool, name string) {
+		if ok {
+			sources = append(sources, name)
+		}
+	}
+	add(*oneTime != "", "--one-time")
+	add(*totpSecret != "", "--totp-secret")
+	add(*totpURI != "", "--totp-uri")
+	add(*totpFlag && *totpSecret == "" && *totpURI == "", "--totp")
+	add(*cipherKey != "", "--cipher-key")
+	add(*passphrase, "--passphrase")
+	add(*profile != "", "--profile")
+	if len(sources) > 1 {
+		ue := &usageError{msg: fmt.Sprintf("%s and %s cannot be used together", sources[0], sources[1]), hint: "give one sequence source"}
+		switch {
+		case sources[0] == "--totp-secret" && sources[1] == "--totp-uri":
+			ue.hint = "the key URI holds the secret: give only --totp-uri"
+		case sources[0] == "--cipher-key" && sources[1] == "--passphrase":
+			ue.hint = "a key file can hold the passphrase: passphrase = TEXT"
+		}
+		return nil, ue
+	}
+	if len(sources) == 1 {
+		r.from = sources[0]
+	}
+	isTOTP := r.from == "--totp-secret" || r.from == "--totp-uri" || r.from == "--totp"
+	isCipher := r.from == "--cipher-key" || r.from == "--passphrase"
+	for _, f := range []string{"totp-ports", "totp-length", "totp-step"} {
+		if fs.Changed(f) && !isTOTP {
+			return nil, &usageError{msg: "--" + f + " needs --totp-secret, --totp-uri or --totp", hint: tuningHint(r.from)}
+		}
+	}
+	for _, f := range []string{"event", "cipher-ports"} {
+		if fs.Changed(f) && !isCipher {
+			return nil, &usageError{msg: "--" + f + " needs --cipher-key or --passphrase", hint: tuningHint(r.from)}
+		}
+	}
+	if r.udp && r.from != "" {
+		return nil, &usageError{msg: "-u is for ports on the command line, not for " + r.from, hint: udpHint(r.from)}
+	}
+
+	switch {
+	case r.from == "--one-time":
+		r.oneTime = *oneTime
+	case isTOTP:
+		err = r.parseTOTP(fs)
+	case isCipher:
+		err = r.parseCipher(fs)
+	case r.from == "--profile":
+		r.profile = *profile
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.profilesFile = *profiles
+	if err := r.parseArgs(fs.Args()); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// parseTOTP reads --totp-secret, --totp-uri or --totp, and the tuning
+// options.
+func (r *request) parseTOTP(fs *pflag.FlagSet) error {
+	value := func(name string) string { return fs.Lookup(name).Value.String() }
+	r.totp = &client.TOTP{Proto: packet.TCP, Lo: config.DefaultTOTPLo, Hi: config.DefaultTOTPHi,
+		Length: config.DefaultTOTPLength, Step: config.DefaultTOTPStep}
+	switch r.from {
+	case "--totp-secret":
+		secret, err := totp.DecodeSecret(value("totp-secret"))
+		if err != nil {
+			return &usageError{msg: "invalid --totp-secret: " + err.Error(), hint: "give the base32 secret that sesamed --enroll printed"}
+		}
+		r.totp.Secret = secret
+	case "--totp-uri":
+		if err := r.setTOTPURI(value("totp-uri")); err != nil {
+			return &usageError{msg: "invalid --totp-uri: " + err.Error()}
+		}
+	case "--totp":
+		r.totpEnv = true
+	}
+	if fs.Changed("totp-ports") {
+		proto, lo, hi, err := config.ParsePortRange(value("totp-ports"))
+		if err != nil {
+			return &usageError{msg: "invalid --totp-ports: " + err.Error()}
+		}
+		r.totpPorts = &portRange{proto, lo, hi}
+	}
+	if v := value("totp-length"); fs.Changed("totp-length") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > totp.MaxLength {
+			return &usageError{msg: fmt.Sprintf("invalid --totp-length %q: want a whole number of knocks from 1 to %d", v, totp.MaxLength)}
+		}
+		r.totpLength = n
+	}
+	if v := value("totp-step"); fs.Changed("totp-step") {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if maxStep := int64(totp.MaxStep / time.Second); err != nil || n < 1 || n > maxStep {
+			return &usageError{msg: fmt.Sprintf("invalid --totp-step %q: want a whole number of seconds from 1 to %d", v, maxStep)}
+		}
+		r.totpStep = time.Duration(n) * time.Second
+	}
+	if r.totpEnv {
+		return nil // options reads the environment, then tunes
+	}
+	return r.tuneTOTP()
+}
+
+// parseCipher reads --cipher-key or --passphrase, --event and
+// --cipher-ports.
+func (r *request) parseCipher(fs *pflag.FlagSet) error {
+	value := func(name string) string { return fs.Lookup(name).Value.String() }
+	event := value("event")
+	if event == "" {
+		why := "it is sealed into the knock"
+		if r.from == "--passphrase" {
+			why += " and salts the passphrase"
+		}
+		return &usageError{msg: r.from + " needs --event NAME, the server's event", hint: "NAME is the event's [NAME] in the server's knockd.conf: " + why}
+	}
+	r.cipher = &client.Cipher{Event: event, Proto: packet.TCP, Base: config.DefaultCipherBase}
+	if fs.Changed("cipher-ports") {
+		proto, base, err := config.ParseCipherPorts(value("cipher-ports"))
+		if err != nil {
+			return &usageError{msg: "invalid --cipher-ports: " + err.Error()}
+		}
+		r.cipher.Proto, r.cipher.Base = proto, base
+	}
+	r.cipherKey, r.passphrase = value("cipher-key"), r.from == "--passphrase"
+	return nil
+}
+
+// parseArgs reads the positional arguments: hosts and ports, hosts alone
+// after a sequence source, nothing after --profile, or the one word of
+// "sesame NAME".
+func (r *request) parseArgs(args []string) error {
+	o := &r.o
+	switch {
+	case r.from == "--profile":
+		if len(args) > 0 {
+			return &usageError{msg: fmt.Sprintf("unexpected %q: --profile gives the hosts and the sequence", args[0]),
+				hint: "to knock other hosts, give them with their ports or sequence source: sesame HOST... PORT..."}
+		}
+	case r.from != "":
+		for _, a := range args {
+			if client.IsPortSpec(a) {
+				return &usageError{msg: fmt.Sprintf("unexpected port %q: %s gives the sequence, so every argument is a host", a, r.from),
+					hint: "leave out the ports, or " + r.from}
+			}
+			if a == "" {
+				return &usageError{msg: "empty host name"}
+			}
+		}
+		if len(args) == 0 {
+			return &usageError{msg: "missing host to knock", hint: "write the hosts after the options: sesame " + r.from + " ... HOST..."}
+		}
+		o.Hosts = args
+	case len(args) == 1 && args[0] != "" && !client.IsPortSpec(args[0]):
+		// A profile, or a host without ports: options will tell.
+		r.maybeProfile = args[0]
+	default:
+		proto := packet.TCP
+		if r.udp {
+			proto = packet.UDP
+		}
+		var err error
+		if o.Hosts, o.Knocks, err = client.ParseArgs(args, proto); err != nil {
+			return argsError(err)
+		}
+	}
+	return nil
+}
+
+// argsError is a usage error for client.ParseArgs's error.
+func argsError(err error) *usageError {
+	ue := &usageError{msg: err.Error()}
+	switch msg := err.Error(); {
+	case strings.HasPrefix(msg, "missing host"), strings.HasPrefix(msg, "unexpected"), strings.HasPrefix(msg, "no ports"):
+		ue.hint = "write the hosts first, then the ports: sesame HOST... PORT[:PROTO]..."
+	}
+	return ue
+}
+
+func tuningHint(from string) string {
+	if from == "--profile" {
+		return "a profile's settings go in the profiles file"
+	}
+	return helpHint
+}
+
+func udpHint(from string) string {
+	switch from {
+	case "--totp-secret", "--totp-uri", "--totp":
+		return "the protocol of TOTP knocks is in --totp-ports LO-HI:udp"
+	case "--cipher-key", "--passphrase":
+		return "the protocol of cipher knocks is in --cipher-ports BASE:udp"
+	case "--one-time":
+		return "the file gives each knock's protocol: 7000:udp"
+	}
+	return "the profile gives the protocols"
+}
+
+// setTOTPURI takes the secret and the parameters of a key URI.
+func (r *request) setTOTPURI(uri string) error {
+	k, err := totp.ParseURI(uri)
+	if err != nil {
+		return err
+	}
+	r.totp.Secret, r.totp.Lo, r.totp.Hi, r.totp.Length, r.totp.Step = k.Secret, k.Lo, k.Hi, k.Length, k.Step
+	return nil
+}
+
+// tuneTOTP applies --totp-ports, --totp-length and --totp-step, which
+// override a key URI's settings, and checks the result.
+func (r *request) tuneTOTP() error {
+	t := r.totp
+	if p := r.totpPorts; p != nil {
+		t.Proto, t.Lo, t.Hi = p.proto, p.lo, p.hi
+	}
+	if r.totpLength != 0 {
+		t.Length = r.totpLength
+	}
+	if r.totpStep != 0 {
+		t.Step = r.totpStep
+	}
+	if err := totp.CheckParams(t.Lo, t.Hi, t.Length, t.Step); err != nil {
+		return &usageError{msg: "invalid TOTP settings: " + err.Error()}
+	}
+	return nil
 }
 
 // flagError turns pflag's errors into sesame's words.

@@ -23,6 +23,10 @@ import (
 
 var sesameBin string
 
+// emptyHome is the home and configuration directory of the commands the
+// tests run: empty, so no profiles file.
+var emptyHome string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sesame-cli-")
 	if err != nil {
@@ -30,6 +34,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	sesameBin = filepath.Join(dir, "sesame")
+	emptyHome = filepath.Join(dir, "home")
+	if err := os.Mkdir(emptyHome, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
 	if runtime.GOOS == "windows" {
 		sesameBin += ".exe"
 	}
@@ -51,9 +61,27 @@ type result struct {
 
 func sesame(t *testing.T, args ...string) result {
 	t.Helper()
+	return sesameWith(t, nil, "", args...)
+}
+
+// sesameWith runs sesame with env added to a clean environment and stdin
+// as its standard input. The clean environment has no SESAME_ variables
+// and a home and configuration directory of its own, empty, so that no
+// profiles file of the user's can change what a test sees.
+func sesameWith(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sesameBin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SESAME_") && !strings.HasPrefix(kv, "HOME=") &&
+			!strings.HasPrefix(kv, "XDG_CONFIG_HOME=") && !strings.HasPrefix(kv, "AppData=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "HOME="+emptyHome, "XDG_CONFIG_HOME="+emptyHome, "AppData="+emptyHome)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

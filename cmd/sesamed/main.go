@@ -19,6 +19,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/capture"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/daemon"
+	"github.com/sesame-knock/sesame/internal/enroll"
 	"github.com/sesame-knock/sesame/internal/seq"
 )
 
@@ -46,6 +47,13 @@ Options:
       --cleanup           remove everything sesame put in the firewalls the
                           configuration uses (native doors), then exit
       --list-interfaces   list the interfaces sesamed can listen on
+      --enroll CLIENT     enrol CLIENT for --event EVENT (a TOTP or cipher
+                          event): create its secret, print its profile,
+                          key URI and QR code, then exit
+      --event EVENT       the event to enrol in (its [section] name)
+      --host HOST         the server's name as the client knocks it
+                          (default: this host's name)
+      --no-qr             print no QR code when enrolling
   -V, --version           print the version
   -h, --help              show this help
 
@@ -54,6 +62,8 @@ Examples:
   sesamed -i eth0 -v                    run in the foreground, verbose
   sesamed -d                            run in the background (pid file
                                         /var/run/knockd.pid, as knockd)
+  sesamed --enroll alice --event ssh --host ssh.example.com
+                                        give alice her own TOTP secret
 `
 
 const prog = "sesamed"
@@ -83,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cleanup    = fs.Bool("cleanup", false, "")
 		version    = fs.BoolP("version", "V", false, "")
 		help       = fs.BoolP("help", "h", false, "")
+		enrollName = fs.String("enroll", "", "")
+		event      = fs.String("event", "", "")
+		host       = fs.String("host", "", "")
+		noQR       = fs.Bool("no-qr", false, "")
 	)
 	if err := fs.Parse(args); err != nil {
 		return usageError(stderr, err.Error())
@@ -102,6 +116,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return listInterfaces(stdout, stderr)
 	case *check != "":
 		return checkConfig(*check, stdout, stderr)
+	case *enrollName != "" && *event == "":
+		return usageError(stderr, "--enroll needs --event EVENT, the [section] of the TOTP or cipher event")
+	case *enrollName == "" && (*event != "" || *host != "" || *noQR):
+		return usageError(stderr, "--event, --host and --no-qr are for --enroll CLIENT")
 	}
 
 	path, err := configPath(*cfgPath)
@@ -111,6 +129,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return failConfig(stderr, err)
+	}
+
+	if *enrollName != "" {
+		r := enroll.Request{Event: *event, Client: *enrollName, Host: *host, QR: !*noQR}
+		if r.Host == "" {
+			if r.Host, err = os.Hostname(); err != nil {
+				return fail(stderr, fmt.Errorf("no --host given and %w", err))
+			}
+		}
+		if err := enroll.Enroll(cfg, r, stdout); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
 	}
 
 	if *cleanup {
@@ -202,6 +233,13 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: warning: %s (line skipped, as knockd does)\n", prog, e.Error())
 		}
 		ot.Close()
+	}
+	// So do unreadable TOTP secrets and cipher keys.
+	if _, err := daemon.LoadKeys(cfg); err != nil {
+		for _, l := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, l)
+		}
+		failed = true
 	}
 	if failed {
 		return 1

@@ -67,7 +67,21 @@ func TestCLI(t *testing.T) {
 	}
 	oneTime := writeConf(t, "[ot]\n\tOne_Time_Sequences = "+otsFile+"\n\tStart_Command = true\n")
 	oneTimeMissing := writeConf(t, "[ot]\n\tOne_Time_Sequences = /nonexistent/ots\n\tStart_Command = true\n")
+	totpDir := t.TempDir()
+	totpConf := writeConf(t, "[ssh]\n\tTOTP_Secret_File = "+filepath.Join(totpDir, "ssh.totp")+"\n\tStart_Command = true\n")
+	openKey := filepath.Join(totpDir, "open.key")
+	if err := os.WriteFile(openKey, []byte("passphrase = x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openKeyConf := writeConf(t, "[vpn]\n\tCipher_Key_File = "+openKey+"\n\tStart_Command = true\n")
 	tests = append(tests,
+		cliCase{name: "enroll without event", args: []string{"-c", totpConf, "--enroll", "alice"}, code: 2, stderr: []string{"sesamed: error: --enroll needs --event EVENT"}},
+		cliCase{name: "event without enroll", args: []string{"-c", totpConf, "--event", "ssh"}, code: 2, stderr: []string{"sesamed: error: --event, --host and --no-qr are for --enroll CLIENT"}},
+		cliCase{name: "enroll a TOTP client", args: []string{"-c", totpConf, "--enroll", "alice", "--event", "ssh", "--host", "ssh.example.com"}, code: 0,
+			stdout: []string{"Enrolled client alice for event [ssh]", "[ssh]\n\tHost         = ssh.example.com\n\tTOTP_Secret  = ", "otpauth://totp/ssh.example.com:alice?secret=", "█"}, emptyError: true},
+		cliCase{name: "enroll twice", args: []string{"-c", totpConf, "--enroll", "alice", "--event", "ssh", "--host", "h"}, code: 1, stderr: []string{`client "alice" already exists`}},
+		cliCase{name: "enroll in an unknown event", args: []string{"-c", totpConf, "--enroll", "bob", "--event", "web", "--host", "h"}, code: 1, stderr: []string{"sesamed: error: no event [web] in " + totpConf + ", expected one of: [ssh]"}},
+		cliCase{name: "check refuses a key file others can read", args: []string{"-C", openKeyConf}, code: 1, stderr: []string{openKeyConf + ":1: event [vpn]: ", "permissions 0644"}},
 		cliCase{name: "check opens one-time files", args: []string{"-C", oneTime}, code: 0, stdout: []string{"One_Time_Sequences = " + otsFile},
 			stderr: []string{"sesamed: warning: " + otsFile + ":3: "}},
 		cliCase{name: "check fails on a missing one-time file", args: []string{"-C", oneTimeMissing}, code: 1, stderr: []string{oneTimeMissing + ":1: event [ot]: failed to open one-time sequences"}},
@@ -95,7 +109,7 @@ func TestCLI(t *testing.T) {
 			// Every line on stderr is one clear line with the program's prefix
 			// or a file:line position.
 			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-				if l != "" && !strings.HasPrefix(l, "sesamed: ") && !strings.HasPrefix(l, bad+":") && !strings.HasPrefix(l, oneTimeMissing+":") {
+				if l != "" && !strings.HasPrefix(l, "sesamed: ") && !strings.HasPrefix(l, bad+":") && !strings.HasPrefix(l, oneTimeMissing+":") && !strings.HasPrefix(l, openKeyConf+":") {
 					t.Errorf("stderr line without prefix or position: %q", l)
 				}
 			}

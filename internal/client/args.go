@@ -137,3 +137,7 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// IsPortSpec reports whether ParseArgs takes arg for a port spec (valid or
+// not) rather than a host.
+func IsPortSpec(arg string) bool { return isPortSpec(arg) }

@@ -50,6 +50,10 @@ type Options struct {
 	Hosts []string
 	// Knocks is the sequence every host receives, in order.
 	Knocks []Knock
+	// Sequence, when not nil, gives the knocks instead of Knocks: a
+	// one-time, TOTP or cipher sequence, asked for each host's knocks
+	// just before they are sent.
+	Sequence Sequence
 	// Delay is the pause between two consecutive knocks (also between the
 	// last knock to one host and the first to the next), never after the
 	// last one. Zero sends as fast as the sockets allow.
@@ -65,6 +69,7 @@ type Options struct {
 	Verbose io.Writer
 
 	wait func(context.Context, time.Duration) error // tests record delays
+	now  func() time.Time                           // tests set the clock
 }
 
 // sleep waits for d or until ctx is done.
@@ -88,6 +93,11 @@ var payload = []byte{0}
 // resolved first, once each, so a typo in the last host name stops the run
 // before anything is sent. Run stops at the first knock that cannot be
 // sent, and when ctx is done (also during a delay), returning ctx's error.
+//
+// With o.Sequence, each host's knocks come from o.Sequence.Next, and
+// o.Sequence.Sent is called at the end if some host received its whole
+// sequence (a one-time sequence is then used up, whatever became of the
+// other hosts).
 func Run(ctx context.Context, o Options) error {
 	if err := o.check(); err != nil {
 		return err
@@ -100,19 +110,59 @@ func Run(ctx context.Context, o Options) error {
 		}
 		dsts[i] = a
 	}
+	complete, err := o.knock(ctx, dsts)
+	if o.Sequence != nil && complete > 0 {
+		note, serr := o.Sequence.Sent()
+		if serr != nil {
+			return errors.Join(err, serr)
+		}
+		if note != "" && o.Verbose != nil {
+			fmt.Fprintln(o.Verbose, note)
+		}
+	}
+	return err
+}
+
+// knock sends the knocks to every host in turn, and reports how many hosts
+// received their whole sequence.
+func (o *Options) knock(ctx context.Context, dsts []netip.Addr) (complete int, err error) {
 	wait := o.wait
 	if wait == nil {
 		wait = sleep
 	}
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
 	first := true
 	for _, dst := range dsts {
-		for _, k := range o.Knocks {
+		knocks := o.Knocks
+		if o.Sequence != nil {
 			if err := ctx.Err(); err != nil {
-				return err
+				return complete, err
+			}
+			ks, note, err := o.Sequence.Next(now())
+			if err != nil {
+				return complete, err
+			}
+			if len(ks) == 0 {
+				return complete, errors.New("the sequence source gave no knocks")
+			}
+			if err := checkKnocks(ks); err != nil {
+				return complete, err
+			}
+			if note != "" && o.Verbose != nil {
+				fmt.Fprintln(o.Verbose, note)
+			}
+			knocks = ks
+		}
+		for _, k := range knocks {
+			if err := ctx.Err(); err != nil {
+				return complete, err
 			}
 			if !first && o.Delay > 0 {
 				if err := wait(ctx, o.Delay); err != nil {
-					return err
+					return complete, err
 				}
 			}
 			first = false
@@ -122,11 +172,12 @@ func Run(ctx context.Context, o Options) error {
 				fmt.Fprintf(o.Verbose, "hitting %s %s:%d\n", k.Proto, dst, k.Port)
 			}
 			if err := send(k, netip.AddrPortFrom(dst, k.Port), o.Source); err != nil {
-				return &KnockError{Knock: k, Addr: dst, Err: err}
+				return complete, &KnockError{Knock: k, Addr: dst, Err: err}
 			}
 		}
+		complete++
 	}
-	return nil
+	return complete, nil
 }
 
 // KnockError is a knock that could not be sent.
@@ -147,16 +198,14 @@ func (o *Options) check() error {
 	if len(o.Hosts) == 0 {
 		return errors.New("no host to knock")
 	}
-	if len(o.Knocks) == 0 {
+	switch {
+	case o.Sequence != nil && len(o.Knocks) > 0:
+		return errors.New("both knocks and a sequence source given, expected one")
+	case o.Sequence == nil && len(o.Knocks) == 0:
 		return errors.New("no ports to knock")
 	}
-	for _, k := range o.Knocks {
-		if k.Port == 0 {
-			return fmt.Errorf("invalid knock %s: port 0", k)
-		}
-		if k.Proto != packet.TCP && k.Proto != packet.UDP {
-			return fmt.Errorf("invalid knock %s: only tcp and udp knocks are supported", k)
-		}
+	if err := checkKnocks(o.Knocks); err != nil {
+		return err
 	}
 	if o.Delay < 0 {
 		return errors.New("delay cannot be negative")
@@ -175,6 +224,18 @@ func (o *Options) check() error {
 			return fmt.Errorf("source address %s is unspecified: name one of this host's addresses", s)
 		}
 		o.Source = s
+	}
+	return nil
+}
+
+func checkKnocks(ks []Knock) error {
+	for _, k := range ks {
+		if k.Port == 0 {
+			return fmt.Errorf("invalid knock %s: port 0", k)
+		}
+		if k.Proto != packet.TCP && k.Proto != packet.UDP {
+			return fmt.Errorf("invalid knock %s: only tcp and udp knocks are supported", k)
+		}
 	}
 	return nil
 }

@@ -209,9 +209,10 @@ func (p *knockdParser) endSection() {
 	if ev == nil || ev.ignore {
 		return
 	}
-	if len(ev.Sequence) == 0 && ev.OneTimeFile == "" && !ev.seqErr {
-		p.errorf(ev.Pos.Line, "event [%s] has no Sequence, expected Sequence = port[:tcp|udp],... or One_Time_Sequences = FILE", ev.Name)
+	if !ev.hasSource() && !ev.seqErr {
+		p.errorf(ev.Pos.Line, "event [%s] has no Sequence, expected Sequence = port[:tcp|udp],... or a file: One_Time_Sequences, TOTP_Secret_File or Cipher_Key_File = FILE", ev.Name)
 	}
+	p.checkSource(ev)
 	// knockd runs Start_Command (Stop_Command) for IPv6 knockers when no
 	// _6 variant is given; an empty _6 value means "do nothing". Resolve
 	// that here so the model says exactly what runs.
@@ -477,7 +478,11 @@ func seconds(name, v string, min uint64) (d time.Duration, msg string) {
 		return 0, fmt.Sprintf("%s %q is not a whole number of seconds (knockd would read %d), expected e.g. 25", name, v, atoi(v))
 	}
 	if n < min {
-		return 0, fmt.Sprintf("%s %d is too short, expected at least %d second (with 0 knockd drops every attempt at its next packet)", name, n, min)
+		msg := fmt.Sprintf("%s %d is too short, expected at least %d second", name, n, min)
+		if name == "Seq_Timeout" {
+			msg += " (with 0 knockd drops every attempt at its next packet)"
+		}
+		return 0, msg
 	}
 	if n > maxSeconds {
 		return 0, fmt.Sprintf("%s %d is too large, expected at most %d seconds", name, n, maxSeconds)

@@ -45,6 +45,9 @@ type Options struct {
 	// sesame additions (also [options] directives).
 	ScanGuard   bool // ScanGuard = on|off; default on
 	MaxAttempts int  // MaxAttempts = N; attempts in progress kept at most (default DefaultMaxAttempts)
+	// StateDir holds what must survive a restart: the replay cache of
+	// TOTP and cipher knocks ("" = DefaultStateDir).
+	StateDir string
 }
 
 // DefaultMaxAttempts bounds the attempts in progress the matcher keeps.
@@ -59,6 +62,10 @@ type Event struct {
 	// (the sequence then comes from that file at run time).
 	Sequence    []Element
 	OneTimeFile string
+	// TOTP and Cipher are the replay-proof sources (SPEC §4.3, §4.4); at
+	// most one of Sequence, OneTimeFile, TOTP and Cipher is set.
+	TOTP   *TOTP
+	Cipher *Cipher
 
 	SeqTimeout time.Duration
 	Flags      FlagRule // knockd's TCPFlags; applies to TCP hits only

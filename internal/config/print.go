@@ -58,6 +58,10 @@ func Print(w io.Writer, c *Config) error {
 	} else {
 		kv(bw, "MaxAttempts", strconv.Itoa(o.MaxAttempts))
 	}
+	if err := printable("StateDir", o.StateDir); err != nil {
+		return err
+	}
+	optLine(bw, "StateDir", o.StateDir, "not set: "+DefaultStateDir+" (the replay cache of TOTP and cipher knocks)")
 
 	for i := range c.Events {
 		if err := printEvent(bw, &c.Events[i]); err != nil {
@@ -79,6 +83,10 @@ func printEvent(bw *bufio.Writer, ev *Event) error {
 			return err
 		}
 		kv(bw, "One_Time_Sequences", ev.OneTimeFile)
+	case ev.TOTP != nil || ev.Cipher != nil:
+		if err := printReplayProof(bw, ev); err != nil {
+			return fmt.Errorf("event [%s]: %w", ev.Name, err)
+		}
 	default:
 		for _, e := range ev.Sequence {
 			if e.Flags.Exact || (e.Proto != packet.TCP && e.Proto != packet.UDP) {

@@ -46,7 +46,7 @@ func BenchmarkDecodeMatch(b *testing.B) {
 					base := uint16(10000 + 3*i)
 					evs[i] = config.Event{Name: fmt.Sprint("e", i), Sequence: seqOf(base, base+1, base+2), SeqTimeout: 25 * time.Second}
 				}
-				e := newEngine(engineConfig{Events: evs, Door: &recordingDoor{}, Clock: clock.Real{}, ScanGuard: true,
+				e := mustEngine(b, engineConfig{Events: evs, Door: &recordingDoor{}, Clock: clock.Real{}, ScanGuard: true,
 					Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 				e.setLocal([]netip.Addr{netip.MustParseAddr("198.18.0.1")})
 				// Frames walk the first event's sequence up to its last step
@@ -82,7 +82,7 @@ func BenchmarkDecodeMatch(b *testing.B) {
 // imposes per attempt it starts.
 func BenchmarkDecodeMatchLoggedFailure(b *testing.B) {
 	evs := []config.Event{{Name: "e", Sequence: seqOf(10000, 10001, 10002), SeqTimeout: 25 * time.Second}}
-	e := newEngine(engineConfig{Events: evs, Door: &recordingDoor{}, Clock: clock.Real{}, ScanGuard: true,
+	e := mustEngine(b, engineConfig{Events: evs, Door: &recordingDoor{}, Clock: clock.Real{}, ScanGuard: true,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	src := netip.MustParseAddr("10.0.0.1")
 	frames := [][]byte{synFrame(src, 10000), synFrame(src, 22)}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/door"
 	"github.com/sesame-knock/sesame/internal/packet"
+	"github.com/sesame-knock/sesame/internal/replay"
 	"github.com/sesame-knock/sesame/internal/seq"
 )
 
@@ -85,6 +87,17 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		onetime[i] = ot
 	}
 
+	keys, err := LoadKeys(cfg)
+	if err != nil {
+		return err
+	}
+	var cache *replay.Cache
+	if needsReplayCache(cfg) {
+		if cache, err = openReplayCache(cfg); err != nil {
+			return err
+		}
+	}
+
 	// Open every capture before doing anything else.
 	spec := filterSpec(cfg, onetime)
 	sources := make([]*capture.AFPacket, 0, len(ifaces))
@@ -139,11 +152,18 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	clk := clock.Real{}
 	runner := door.NewRunner(door.Options{Clock: clk, Logger: log})
 	native := door.NewNative(log, fws.pick)
-	eng := newEngine(engineConfig{
-		Events: cfg.Events, OneTime: onetime, Door: doors{cmds: runner, native: native}, Log: log, Clock: clk,
+	ecfg := engineConfig{
+		Events: cfg.Events, OneTime: onetime, Keys: keys, Door: doors{cmds: runner, native: native}, Log: log, Clock: clk,
 		ScanGuard: cfg.Options.ScanGuard, Budget: cfg.Options.MaxAttempts,
 		IPv4Only: o.IPv4Only, Lookup: o.Lookup,
-	})
+	}
+	if cache != nil {
+		ecfg.Replay = cache
+	}
+	eng, err := newEngine(ecfg)
+	if err != nil {
+		return err
+	}
 	eng.setLocal(local)
 
 	capCtx, stopCapture := context.WithCancel(ctx)
@@ -259,6 +279,17 @@ func filterSpec(cfg *config.Config, onetime []Sequencer) capture.FilterSpec {
 	}
 	for i, ev := range cfg.Events {
 		add(ev.Sequence)
+		if t := ev.TOTP; t != nil {
+			// The whole range, so the filter need not change every step.
+			for p := int(t.Lo); p <= int(t.Hi); p++ {
+				add([]config.Element{{Proto: t.Proto, Port: uint16(p)}})
+			}
+		}
+		if c := ev.Cipher; c != nil {
+			for p := int(c.Base); p < int(c.Base)+config.CipherWindow; p++ {
+				add([]config.Element{{Proto: c.Proto, Port: uint16(p)}})
+			}
+		}
 		if onetime[i] != nil {
 			for _, s := range onetime[i].All() {
 				add(s)
@@ -270,6 +301,35 @@ func filterSpec(cfg *config.Config, onetime []Sequencer) capture.FilterSpec {
 	slices.Sort(spec.UDPPorts)
 	spec.UDPPorts = slices.Compact(spec.UDPPorts)
 	return spec
+}
+
+func needsReplayCache(cfg *config.Config) bool {
+	for _, ev := range cfg.Events {
+		if ev.TOTP != nil || ev.Cipher != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// ReplayCacheFile is the replay cache's file in the state directory.
+const ReplayCacheFile = "replay"
+
+// openReplayCache opens the replay cache in StateDir, creating the
+// directory (mode 0700) if needed.
+func openReplayCache(cfg *config.Config) (*replay.Cache, error) {
+	dir := cfg.Options.StateDir
+	if dir == "" {
+		dir = config.DefaultStateDir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create the state directory: %w", err)
+	}
+	c, err := replay.Open(filepath.Join(dir, ReplayCacheFile), time.Now(), replay.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("failed to open the replay cache: %w", err)
+	}
+	return c, nil
 }
 
 // ErrNoEvents is returned for a configuration with nothing to listen for.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sesame-knock/sesame/internal/cipherknock"
 	"github.com/sesame-knock/sesame/internal/clock"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/knock"
@@ -36,6 +38,10 @@ type engine struct {
 	mu       sync.Mutex
 	m        *knock.Matcher
 	events   []config.Event
+	lanes    []lane // the matcher's events (see lanes.go)
+	first    []int  // per event, its first lane
+	keys     *Keys
+	replay   ReplayCache
 	onetime  []Sequencer // per event; nil for static sequences
 	door     Door
 	log      *slog.Logger
@@ -50,15 +56,30 @@ type engine struct {
 
 	out      []knock.Outcome
 	timer    clock.Timer
-	armedFor int64 // deadline the timer is set for; 0 when idle
+	armedFor int64       // deadline the timer is set for; 0 when idle
+	stepper  clock.Timer // fires when a TOTP event enters its next step
 	closed   bool
 
+	// What a rebuild of the matcher (TOTP clients enrolled) needs.
+	opts     knock.Options
+	local    []netip.Addr
+	localSet bool
+
 	hits uint64
+}
+
+// ReplayCache remembers what opened a door, so it opens only once
+// (replay.Cache, persisted; tests use a map).
+type ReplayCache interface {
+	Seen(key string, now time.Time) bool
+	Add(key string, expires, now time.Time) error
 }
 
 type engineConfig struct {
 	Events    []config.Event
 	OneTime   []Sequencer
+	Keys      *Keys       // for TOTP and cipher events
+	Replay    ReplayCache // required with TOTP or cipher events
 	Door      Door
 	Log       *slog.Logger
 	Clock     clock.Clock
@@ -68,16 +89,30 @@ type engineConfig struct {
 	Lookup    bool
 }
 
-func newEngine(c engineConfig) *engine {
-	evs := make([]knock.Event, len(c.Events))
-	for i, ev := range c.Events {
-		evs[i] = knock.Event{Sequence: ev.Sequence, Timeout: ev.SeqTimeout, Flags: ev.Flags, Target: ev.Target}
+func newEngine(c engineConfig) (*engine, error) {
+	if c.Keys == nil {
+		c.Keys = &Keys{TOTP: make([]*TOTPClients, len(c.Events)), Cipher: make([]*cipherknock.Cipher, len(c.Events))}
+	}
+	lanes, first, evs, err := buildLanes(c.Events, c.Keys, c.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	for i := range c.Events {
 		if c.OneTime != nil && c.OneTime[i] != nil {
-			evs[i].Sequence, _ = c.OneTime[i].Current()
+			evs[first[i]].Sequence, _ = c.OneTime[i].Current()
+		}
+		if (c.Events[i].TOTP != nil || c.Events[i].Cipher != nil) && c.Replay == nil {
+			return nil, fmt.Errorf("event %s: no replay cache", c.Events[i].Name)
 		}
 	}
+	opts := knock.Options{MaxAttempts: c.Budget, ScanGuard: c.ScanGuard}
 	e := &engine{
-		m:          knock.New(evs, knock.Options{MaxAttempts: c.Budget, ScanGuard: c.ScanGuard}),
+		m:          knock.New(evs, opts),
+		opts:       opts,
+		lanes:      lanes,
+		first:      first,
+		keys:       c.Keys,
+		replay:     c.Replay,
 		events:     c.Events,
 		onetime:    c.OneTime,
 		door:       c.Door,
@@ -88,14 +123,18 @@ func newEngine(c engineConfig) *engine {
 		lookup:     c.Lookup,
 		lookups:    make(chan struct{}, 8),
 		lookupAddr: net.DefaultResolver.LookupAddr,
-		out:        make([]knock.Outcome, 0, 2*len(c.Events)+4),
+		out:        make([]knock.Outcome, 0, 2*len(lanes)+4),
 	}
-	return e
+	e.mu.Lock()
+	e.armStep()
+	e.mu.Unlock()
+	return e, nil
 }
 
 // setLocal tells the matcher which destinations are this host's.
 func (e *engine) setLocal(addrs []netip.Addr) {
 	e.mu.Lock()
+	e.local, e.localSet = append(e.local[:0], addrs...), true
 	e.m.SetLocal(addrs)
 	e.mu.Unlock()
 }
@@ -162,6 +201,9 @@ func (e *engine) close() {
 	if e.timer != nil {
 		e.timer.Stop()
 	}
+	if e.stepper != nil {
+		e.stepper.Stop()
+	}
 	e.mu.Unlock()
 	e.lookupWG.Wait()
 }
@@ -169,16 +211,30 @@ func (e *engine) close() {
 func (e *engine) handle(outs []knock.Outcome) {
 	for i := range outs {
 		o := &outs[i]
-		ev := &e.events[o.Event]
+		ln := &e.lanes[o.Event]
+		ev := &e.events[ln.event]
 		switch o.Kind {
 		case knock.Progress:
 			e.report(levelVerbose, "stage", o, ev)
 		case knock.Open:
-			e.report(slog.LevelInfo, "OPEN SESAME", o, ev)
+			who, ok := e.admit(o, ln, ev)
+			if !ok {
+				continue
+			}
+			e.report(slog.LevelInfo, "OPEN SESAME", o, ev, who...)
 			e.door.Open(ev, o.Src)
-			e.nextOneTime(o.Event)
+			e.nextOneTime(ln.event)
 		case knock.Fail:
-			e.report(slog.LevelInfo, "failed: wrong port", o, ev)
+			lvl := slog.LevelInfo
+			if ev.TOTP != nil && (o.Stage < 2 || advanced(outs, ln.event, e.lanes)) {
+				// All clients' sequences share one port range, so a knock
+				// often starts (and then fails) another lane by chance: a
+				// lane that got no further than one port, or fails on a hit
+				// that took another lane of the event on, is not a failed
+				// knock (fail2ban reads these lines).
+				lvl = levelVerbose
+			}
+			e.report(lvl, "failed: wrong port", o, ev)
 		case knock.Timeout:
 			lvl := slog.LevelInfo
 			if o.Stage < 2 {
@@ -191,9 +247,19 @@ func (e *engine) handle(outs []knock.Outcome) {
 	}
 }
 
+// advanced reports whether one hit's outcomes took some lane of event on.
+func advanced(outs []knock.Outcome, event int, lanes []lane) bool {
+	for i := range outs {
+		if k := outs[i].Kind; (k == knock.Progress || k == knock.Open) && lanes[outs[i].Event].event == event {
+			return true
+		}
+	}
+	return false
+}
+
 // report logs one outcome. With -l the reverse lookup runs off the
 // capture path and the line is logged when it returns.
-func (e *engine) report(level slog.Level, msg string, o *knock.Outcome, ev *config.Event) {
+func (e *engine) report(level slog.Level, msg string, o *knock.Outcome, ev *config.Event, extra ...slog.Attr) {
 	ctx := context.Background()
 	if !e.log.Enabled(ctx, level) {
 		return
@@ -205,6 +271,7 @@ func (e *engine) report(level slog.Level, msg string, o *knock.Outcome, ev *conf
 	if o.Kind == knock.Fail {
 		attrs = append(attrs, slog.String("hit", o.Proto.String()+":"+itoa(int(o.Port))))
 	}
+	attrs = append(attrs, extra...)
 	if !e.lookup {
 		e.log.LogAttrs(ctx, level, msg, attrs...)
 		return
@@ -242,7 +309,7 @@ func (e *engine) nextOneTime(i int) {
 	if !ok {
 		e.log.Warn("one-time sequences exhausted: event disabled", "event", ev.Name, "file", ev.OneTimeFile)
 	}
-	e.m.SetSequence(i, seq)
+	e.m.SetSequence(e.first[i], seq)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

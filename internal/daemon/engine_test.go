@@ -69,7 +69,7 @@ func newTestEngine(t *testing.T, verbose bool, events []config.Event, ot []Seque
 	}
 	d := &recordingDoor{}
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
-	e := newEngine(engineConfig{Events: events, OneTime: ot, Door: d, Log: log, Clock: clk, ScanGuard: true, Budget: 128})
+	e := mustEngine(t, engineConfig{Events: events, OneTime: ot, Door: d, Log: log, Clock: clk, ScanGuard: true, Budget: 128})
 	e.setLocal([]netip.Addr{netip.MustParseAddr("198.18.0.1")})
 	return e, d, clk, &buf
 }
@@ -201,4 +201,13 @@ func TestEngineLookupNeverBlocksTheCapturePath(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func mustEngine(tb testing.TB, c engineConfig) *engine {
+	tb.Helper()
+	e, err := newEngine(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
 }

@@ -68,11 +68,12 @@ func FuzzMatcher(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 1, 1, 0, 1, 2, 0, 2, 3, 1, 3, 0, 0})
 	f.Add([]byte{5, 5, 5, 5, 5, 9, 9, 9, 1, 2, 3, 4, 255, 0, 7})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ports := []uint16{7000, 8000, 9000, 22}
+		ports := []uint16{7000, 8000, 9000, 22, 61000, 61001, 61255, 60999}
 		m := New([]Event{
 			{Sequence: tcpSeq(7000, 8000, 9000), Timeout: 3 * time.Second},
 			{Sequence: []config.Element{{Proto: packet.UDP, Port: 7000}, {Proto: packet.TCP, Port: 7000}}, Timeout: time.Second, Flags: config.FlagRule{Set: packet.SYN}},
 			{Sequence: tcpSeq(9000), Timeout: time.Second},
+			{Gather: Gather{Proto: packet.TCP, Base: 61000}, Timeout: 2 * time.Second},
 		}, Options{ScanGuard: len(data)%2 == 0, MaxAttempts: 4})
 		var now int64
 		var out []Outcome
@@ -100,7 +101,7 @@ func FuzzMatcher(f *testing.F) {
 			for j := range m.slab {
 				if m.slab[j].inUse {
 					inUse++
-					if int(m.slab[j].stage) < 1 || int(m.slab[j].stage) >= len(m.events[m.slab[j].event].Sequence) {
+					if int(m.slab[j].stage) < 1 || int(m.slab[j].stage) >= m.events[m.slab[j].event].steps() {
 						t.Fatalf("attempt at impossible stage %d", m.slab[j].stage)
 					}
 				}

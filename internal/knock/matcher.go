@@ -32,6 +32,35 @@ type Event struct {
 	// Target, when valid, is the only destination the event listens on;
 	// otherwise hits must be addressed to one of the local addresses.
 	Target netip.Addr
+	// Gather, when its Base is set, makes the event a cipher knock (SPEC
+	// §4.4) instead of a sequence: it collects GatherLen hits in a window
+	// of 256 ports and hands their bytes over in an Open outcome.
+	Gather Gather
+}
+
+// GatherLen is the number of hits a gathering event collects: one
+// 16-byte cipher block, one byte per knock.
+const GatherLen = 16
+
+// Gather is a window of 256 consecutive ports [Base, Base+255] of Proto.
+// A hit on port Base+b adds the byte b; a repeat of the byte just added is
+// a retransmit and ignored (valid blocks never hold two equal adjacent
+// bytes), and any other hit the event sees fails the attempt. The
+// GatherLen-th byte completes the attempt: Outcome.Block holds the bytes in
+// arrival order, for the caller to decrypt and judge.
+type Gather struct {
+	Proto packet.Proto
+	Base  uint16
+}
+
+// IsZero reports whether g is unset (the event follows a sequence).
+func (g Gather) IsZero() bool { return g.Base == 0 }
+
+func (g Gather) byteOf(h *packet.Hit) (byte, bool) {
+	if h.Proto != g.Proto || h.DstPort < g.Base || int(h.DstPort) > int(g.Base)+255 {
+		return 0, false
+	}
+	return byte(h.DstPort - g.Base), true
 }
 
 // Options configure a Matcher.
@@ -84,6 +113,8 @@ type Outcome struct {
 	// For Fail: the hit that broke the attempt.
 	Proto packet.Proto
 	Port  uint16
+	// For Open of a gathering event: the bytes gathered.
+	Block [GatherLen]byte
 }
 
 // nil is index 0 in every link below; slab slot i is stored as i+1.
@@ -96,8 +127,9 @@ type attempt struct {
 	stage    uint8 // steps matched, 1..len(seq)-1
 	queue    uint8 // probation or protected
 	inUse    bool
-	hnext    uint32  // hash chain, or free list when unused
-	links    [2]link // in a timeout list, and in an eviction queue
+	hnext    uint32          // hash chain, or free list when unused
+	links    [2]link         // in a timeout list, and in an eviction queue
+	block    [GatherLen]byte // a gathering event's bytes so far
 }
 
 // Every attempt is in two intrusive doubly linked lists over the slab.
@@ -190,14 +222,37 @@ func (m *Matcher) SetLocal(addrs []netip.Addr) {
 // SetSequence replaces an event's sequence (a one-time sequence moving on).
 // Attempts in progress for that event are dropped.
 func (m *Matcher) SetSequence(event int, seq []config.Element) {
+	m.SetSequences([]SequenceChange{{Event: event, Sequence: seq}})
+}
+
+// SequenceChange is one event's new sequence, for SetSequences.
+type SequenceChange struct {
+	Event    int
+	Sequence []config.Element
+}
+
+// SetSequences replaces the sequences of several events at once (TOTP
+// sequences moving on to the next time step) in one pass over the
+// attempts. Attempts in progress for those events are dropped.
+func (m *Matcher) SetSequences(changes []SequenceChange) {
+	if len(changes) == 0 {
+		return
+	}
+	changed := make([]bool, len(m.events))
+	for _, c := range changes {
+		changed[c.Event] = true
+		m.events[c.Event].Sequence = c.Sequence
+	}
 	for i := range m.slab {
-		if a := &m.slab[i]; a.inUse && int(a.event) == event {
+		if a := &m.slab[i]; a.inUse && changed[a.event] {
 			m.remove(uint32(i + 1))
 		}
 	}
-	m.events[event].Sequence = seq
 	m.ports.build(m.events)
 }
+
+// Events is the number of events the matcher was built with.
+func (m *Matcher) Events() int { return len(m.events) }
 
 // Active reports the number of attempts in progress.
 func (m *Matcher) Active() int { return m.active }
@@ -228,6 +283,10 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 		ev := &m.events[a.event]
 		ev.seenGen = m.gen
 		if !ev.accepts(h, isLocal) {
+			continue
+		}
+		if !ev.Gather.IsZero() {
+			out = m.gather(cur, a, h, out)
 			continue
 		}
 		seq := ev.Sequence
@@ -263,17 +322,53 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 	}
 	for _, e := range m.ports.starters(pi, h.DstPort) {
 		ev := &m.events[e]
-		if ev.seenGen == m.gen || !ev.accepts(h, isLocal) || !matches(ev.Sequence[0], h) {
+		if ev.seenGen == m.gen || !ev.accepts(h, isLocal) {
+			continue
+		}
+		if !ev.Gather.IsZero() {
+			b, _ := ev.Gather.byteOf(h) // starters holds only window ports
+			var ref uint32
+			out, ref = m.start(key, e, now, out)
+			m.slab[ref-1].block[0] = b
+			out = append(out, Outcome{Kind: Progress, Event: int(e), Src: h.Src, Stage: 1, Of: GatherLen})
+			continue
+		}
+		if !matches(ev.Sequence[0], h) {
 			continue
 		}
 		if len(ev.Sequence) == 1 {
 			out = append(out, Outcome{Kind: Open, Event: int(e), Src: h.Src, Stage: 1, Of: 1})
 			continue
 		}
-		out = m.start(key, e, now, out)
+		out, _ = m.start(key, e, now, out)
 		out = append(out, Outcome{Kind: Progress, Event: int(e), Src: h.Src, Stage: 1, Of: len(ev.Sequence)})
 	}
 	sortByEvent(out[first:])
+	return out
+}
+
+// gather feeds a hit to a gathering attempt.
+func (m *Matcher) gather(ref uint32, a *attempt, h *packet.Hit, out []Outcome) []Outcome {
+	ev := &m.events[a.event]
+	b, ok := ev.Gather.byteOf(h)
+	k := int(a.stage)
+	switch {
+	case !ok:
+		out = append(out, Outcome{Kind: Fail, Event: int(a.event), Src: h.Src, Stage: k, Of: GatherLen, Proto: h.Proto, Port: h.DstPort})
+		m.remove(ref)
+	case b == a.block[k-1]:
+		// A retransmit: valid blocks never repeat a byte.
+	case k+1 == GatherLen:
+		o := Outcome{Kind: Open, Event: int(a.event), Src: h.Src, Stage: GatherLen, Of: GatherLen, Block: a.block}
+		o.Block[k] = b
+		out = append(out, o)
+		m.remove(ref)
+	default:
+		a.block[k] = b
+		a.stage++
+		m.requeue(ref, protected)
+		out = append(out, Outcome{Kind: Progress, Event: int(a.event), Src: h.Src, Stage: k + 1, Of: GatherLen})
+	}
 	return out
 }
 
@@ -318,7 +413,15 @@ func (m *Matcher) NextDeadline() (int64, bool) {
 }
 
 func (m *Matcher) outcome(k Kind, a *attempt) Outcome {
-	return Outcome{Kind: k, Event: int(a.event), Src: addrFromKey(&a.key), Stage: int(a.stage), Of: len(m.events[a.event].Sequence)}
+	return Outcome{Kind: k, Event: int(a.event), Src: addrFromKey(&a.key), Stage: int(a.stage), Of: m.events[a.event].steps()}
+}
+
+// steps is the number of hits that complete the event.
+func (ev *eventState) steps() int {
+	if !ev.Gather.IsZero() {
+		return GatherLen
+	}
+	return len(ev.Sequence)
 }
 
 func addrFromKey(k *[16]byte) netip.Addr {
@@ -356,8 +459,9 @@ func (m *Matcher) bucket(key *[16]byte) uint32 {
 	return uint32(maphash.Bytes(m.seed, key[:])) & m.mask
 }
 
-// start creates a first-step attempt, evicting if the slab is full.
-func (m *Matcher) start(key [16]byte, e int, now int64, out []Outcome) []Outcome {
+// start creates a first-step attempt, evicting if the slab is full, and
+// returns its reference.
+func (m *Matcher) start(key [16]byte, e int, now int64, out []Outcome) ([]Outcome, uint32) {
 	if m.free == nilRef {
 		victim := m.queues[probation].head
 		if victim == nilRef {
@@ -376,7 +480,7 @@ func (m *Matcher) start(key [16]byte, e int, now int64, out []Outcome) []Outcome
 	m.tappend(ref)
 	m.qappend(ref, probation)
 	m.active++
-	return out
+	return out, ref
 }
 
 func (m *Matcher) remove(ref uint32) {

@@ -31,6 +31,17 @@ func protoIndex(p packet.Proto) (int, bool) {
 func (x *portIndex) build(events []eventState) {
 	*x = portIndex{starts: map[uint32][]int{}}
 	for e, ev := range events {
+		if g := ev.Gather; !g.IsZero() {
+			if pi, ok := protoIndex(g.Proto); ok {
+				for p := int(g.Base); p <= int(g.Base)+255; p++ {
+					x.knock[pi].set(uint16(p))
+					x.start[pi].set(uint16(p))
+					k := uint32(pi)<<16 | uint32(p)
+					x.starts[k] = append(x.starts[k], e)
+				}
+			}
+			continue
+		}
 		for i, el := range ev.Sequence {
 			pi, ok := protoIndex(el.Proto)
 			if !ok {
