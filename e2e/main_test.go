@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(2)
 	}
+	// The client remembers TOTP steps in its state directory: keep it in
+	// the run's own directory, not in root's cache.
+	os.Setenv("SESAME_STATE_DIR", filepath.Join(dir, "client-state"))
 	for _, name := range []string{"sesamed", "sesame"} {
 		out := filepath.Join(dir, name)
 		cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)

@@ -41,7 +41,7 @@ echo "==> go test"
 go test -count=1 -timeout 15m ./...
 
 echo "==> race detector on the concurrent packages"
-go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door ./internal/firewall/...
+go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door ./internal/firewall/... ./internal/replay ./internal/cipherknock
 
 echo "==> fuzz smoke runs"
 fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1"; }

@@ -62,7 +62,8 @@ them instead of the ports; every argument is then a host.
         --one-time FILE  Knock the first unused line of FILE (knockd's
                          One_Time_Sequences), then cross it out with '#'.
         --totp-secret BASE32
-                         Knock the TOTP sequence of the current time step.
+                         Knock the TOTP sequence of the current time step,
+                         or the next step's if sesame used this one already.
         --totp-uri URI   The same, secret and settings from an otpauth://
                          key URI (sesamed --enroll prints one).
         --totp           The same, the secret or URI taken from
@@ -338,7 +339,7 @@ func parse(args []string, stdout io.Writer) (*request, error) {
 	add(*oneTime != "", "--one-time")
 	add(*totpSecret != "", "--totp-secret")
 	add(*totpURI != "", "--totp-uri")
-	add(*totpFlag && *totpSecret == "" && *totpURI == "", "--totp")
+	add(*totpFlag, "--totp")
 	add(*cipherKey != "", "--cipher-key")
 	add(*passphrase, "--passphrase")
 	add(*profile != "", "--profile")
@@ -347,6 +348,8 @@ func parse(args []string, stdout io.Writer) (*request, error) {
 		switch {
 		case sources[0] == "--totp-secret" && sources[1] == "--totp-uri":
 			ue.hint = "the key URI holds the secret: give only --totp-uri"
+		case sources[1] == "--totp" && (sources[0] == "--totp-secret" || sources[0] == "--totp-uri"):
+			ue.hint = "--totp takes the secret from $SESAME_TOTP_SECRET: give one of them"
 		case sources[0] == "--cipher-key" && sources[1] == "--passphrase":
 			ue.hint = "a key file can hold the passphrase: passphrase = TEXT"
 		}

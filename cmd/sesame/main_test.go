@@ -66,8 +66,9 @@ func sesame(t *testing.T, args ...string) result {
 
 // sesameWith runs sesame with env added to a clean environment and stdin
 // as its standard input. The clean environment has no SESAME_ variables
-// and a home and configuration directory of its own, empty, so that no
-// profiles file of the user's can change what a test sees.
+// but a fresh, empty $SESAME_STATE_DIR, and a home and configuration
+// directory of its own, empty, so that no profiles file or TOTP state of
+// the user's can change what a test sees.
 func sesameWith(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -80,6 +81,9 @@ func sesameWith(t *testing.T, env []string, stdin string, args ...string) result
 		}
 	}
 	cmd.Env = append(cmd.Env, "HOME="+emptyHome, "XDG_CONFIG_HOME="+emptyHome, "AppData="+emptyHome)
+	// A TOTP state of the test's own (env can name another): each run
+	// knocks the current step, whatever ran before.
+	cmd.Env = append(cmd.Env, "SESAME_STATE_DIR="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

@@ -54,6 +54,14 @@ func (r *request) options(ctx context.Context, stderr io.Writer) (o *client.Opti
 				return nil, nil, err
 			}
 		}
+		// Remember the steps used, so that a second knock within a
+		// step is not a replay; without a place for that, knock anyway.
+		r.totp.Stderr = stderr
+		if dir, err := client.DefaultStateDir(); err != nil {
+			fmt.Fprintf(stderr, "sesame: warning: %v; knocking with the current TOTP step\n", err)
+		} else {
+			r.totp.StateDir = dir
+		}
 		o.Sequence = r.totp
 	case r.cipher != nil:
 		switch {

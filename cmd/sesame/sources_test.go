@@ -92,6 +92,10 @@ func TestSourceMisuse(t *testing.T) {
 		{args: "--event= --cipher-key k myserver", stderr: "sesame: error: option --event needs a value\n" + helpHintLine},
 		{args: "--totp-secret " + secret + " --one-time f myserver", stderr: "sesame: error: --one-time and --totp-secret cannot be used together\n" + sourceHint},
 		{args: "--totp-secret " + secret + " --totp-uri otpauth://totp/x myserver", stderr: "sesame: error: --totp-secret and --totp-uri cannot be used together\nsesame: hint: the key URI holds the secret: give only --totp-uri\n"},
+		{args: "--totp --totp-secret " + secret + " myserver", stderr: "sesame: error: --totp-secret and --totp cannot be used together\nsesame: hint: --totp takes the secret from $SESAME_TOTP_SECRET: give one of them\n"},
+		{args: "--totp-uri otpauth://totp/x --totp myserver", env: []string{"SESAME_TOTP_SECRET=" + secret}, stderr: "sesame: error: --totp-uri and --totp cannot be used together\nsesame: hint: --totp takes the secret from $SESAME_TOTP_SECRET: give one of them\n"},
+		{args: "--totp --totp-secret " + secret + " --totp-uri otpauth://totp/x myserver", stderr: "sesame: error: --totp-secret and --totp-uri cannot be used together\nsesame: hint: the key URI holds the secret: give only --totp-uri\n"},
+		{args: "--totp --one-time f myserver", stderr: "sesame: error: --one-time and --totp cannot be used together\n" + sourceHint},
 		{args: "--cipher-key k --passphrase --event e myserver", stderr: "sesame: error: --cipher-key and --passphrase cannot be used together\nsesame: hint: a key file can hold the passphrase: passphrase = TEXT\n"},
 		{args: "--totp --cipher-key k --event e myserver", stderr: "sesame: error: --totp and --cipher-key cannot be used together\n" + sourceHint},
 		{args: "--profile work --totp-secret " + secret, stderr: "sesame: error: --totp-secret and --profile cannot be used together\n" + sourceHint},
@@ -329,6 +333,74 @@ func TestTOTPOnTheWire(t *testing.T) {
 			}
 			checkArrived(t, base, conns, got)
 		})
+	}
+}
+
+// TestTOTPStepsRemembered: a second knock within a step sends the next
+// step, as the state file in $SESAME_STATE_DIR says; the file holds no
+// secret. A state that cannot be read is a warning, not a failure.
+func TestTOTPStepsRemembered(t *testing.T) {
+	t.Parallel()
+	const host = "127.0.0.1"
+	base, conns := udpPorts(t, host, 8)
+	ports := fmt.Sprintf("%d-%d:udp", base, base+7)
+	key, err := totp.DecodeSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	env := []string{"SESAME_STATE_DIR=" + state}
+	knock := func(env []string) (step uint64, stderr string) {
+		t.Helper()
+		r := sesameWith(t, env, "", "-v", "--totp-secret", secret, "--totp-ports", ports, host)
+		if r.code != 0 {
+			t.Fatalf("sesame: %+v", r)
+		}
+		notes, got := sentPorts(t, r.stdout, host)
+		if len(notes) != 1 {
+			t.Fatalf("notes %q, want one", notes)
+		}
+		if _, err := fmt.Sscanf(notes[0], "TOTP sequence of step %d:", &step); err != nil {
+			t.Fatalf("note %q: %v", notes[0], err)
+		}
+		if want := totp.Ports(key, step, base, base+7, 4); !slices.Equal(got, want) {
+			t.Errorf("knocks %v, want %v (step %d)", got, want, step)
+		}
+		checkArrived(t, base, conns, got)
+		return step, r.stderr
+	}
+	before := totp.Step(time.Now(), 30*time.Second)
+	first, stderr := knock(env)
+	if first < before || first > before+1 || stderr != "" {
+		t.Fatalf("first knock: step %d, stderr %q; want step %d or %d, no stderr", first, stderr, before, before+1)
+	}
+	// Within 30 s of the first (a step can only have begun since).
+	if second, stderr := knock(env); second != first+1 || stderr != "" {
+		t.Errorf("second knock: step %d, stderr %q; want step %d, no stderr", second, stderr, first+1)
+	}
+	data, err := os.ReadFile(filepath.Join(state, "totp-steps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToUpper(string(data)), secret) || strings.Contains(string(data), string(key)) ||
+		strings.Contains(string(data), fmt.Sprintf("%x", key)) || !strings.Contains(string(data), fmt.Sprintf(" %d\n", first+1)) {
+		t.Errorf("state file %q: want step %d and no secret", data, first+1)
+	}
+	if fi, err := os.Stat(filepath.Join(state, "totp-steps")); err != nil || runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+
+	// A state file that is a directory cannot be read: the current step,
+	// and a warning.
+	broken := t.TempDir()
+	if err := os.Mkdir(filepath.Join(broken, "totp-steps"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before = totp.Step(time.Now(), 30*time.Second)
+	step, stderr := knock([]string{"SESAME_STATE_DIR=" + broken})
+	if step < before || step > before+1 || !strings.HasPrefix(stderr, "sesame: warning: cannot read the TOTP state: ") ||
+		!strings.HasSuffix(stderr, "; knocking with the current step\n") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("unreadable state: step %d, stderr %q; want step %d, one warning", step, stderr, before)
 	}
 }
 

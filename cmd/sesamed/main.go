@@ -112,6 +112,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	case *logFormat != "text" && *logFormat != "json":
 		return usageError(stderr, fmt.Sprintf("--log-format must be text or json, not %q", *logFormat))
+	case *enrollName != "" && (*check != "" || *cleanup || *listIfaces || *background):
+		return usageError(stderr, "--enroll does one thing and exits: give it without --check, --cleanup, --list-interfaces or -d")
 	case *listIfaces:
 		return listInterfaces(stdout, stderr)
 	case *check != "":

@@ -76,6 +76,7 @@ func TestCLI(t *testing.T) {
 	openKeyConf := writeConf(t, "[vpn]\n\tCipher_Key_File = "+openKey+"\n\tStart_Command = true\n")
 	tests = append(tests,
 		cliCase{name: "enroll without event", args: []string{"-c", totpConf, "--enroll", "alice"}, code: 2, stderr: []string{"sesamed: error: --enroll needs --event EVENT"}},
+		cliCase{name: "enroll with cleanup", args: []string{"-c", totpConf, "--enroll", "alice", "--event", "ssh", "--cleanup"}, code: 2, stderr: []string{"sesamed: error: --enroll does one thing and exits"}},
 		cliCase{name: "event without enroll", args: []string{"-c", totpConf, "--event", "ssh"}, code: 2, stderr: []string{"sesamed: error: --event, --host and --no-qr are for --enroll CLIENT"}},
 		cliCase{name: "enroll a TOTP client", args: []string{"-c", totpConf, "--enroll", "alice", "--event", "ssh", "--host", "ssh.example.com"}, code: 0,
 			stdout: []string{"Enrolled client alice for event [ssh]", "[ssh]\n\tHost         = ssh.example.com\n\tTOTP_Secret  = ", "otpauth://totp/ssh.example.com:alice?secret=", "█"}, emptyError: true},

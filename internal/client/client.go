@@ -141,7 +141,7 @@ func (o *Options) knock(ctx context.Context, dsts []netip.Addr) (complete int, e
 			if err := ctx.Err(); err != nil {
 				return complete, err
 			}
-			ks, note, err := o.Sequence.Next(now())
+			ks, note, err := o.Sequence.Next(ctx, now())
 			if err != nil {
 				return complete, err
 			}

@@ -39,7 +39,7 @@ func TestTOTPNext(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0) // step 58333333
 	src := defaultTOTP(secret)
 	src.Proto = packet.UDP
-	ks, note, err := src.Next(now)
+	ks, note, err := src.Next(t.Context(), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +56,8 @@ func TestTOTPNext(t *testing.T) {
 		t.Errorf("note %q, want %q", note, wantNote)
 	}
 	// The last second of a step and the first of the next differ.
-	a, _, _ := src.Next(time.Unix(58333334*30-1, 0))
-	b, _, _ := src.Next(time.Unix(58333334*30, 0))
+	a, _, _ := src.Next(t.Context(), time.Unix(58333334*30-1, 0))
+	b, _, _ := src.Next(t.Context(), time.Unix(58333334*30, 0))
 	if FormatKnocks(a) != FormatKnocks(ks) || FormatKnocks(b) == FormatKnocks(ks) {
 		t.Errorf("steps: %v, %v, %v; want the first two equal, the third different", ks, a, b)
 	}
@@ -83,7 +83,7 @@ func TestTOTPNextErrors(t *testing.T) {
 			t.Parallel()
 			src := defaultTOTP(secret)
 			tt.edit(src)
-			if _, _, err := src.Next(time.Now()); err == nil || err.Error() != tt.want {
+			if _, _, err := src.Next(t.Context(), time.Now()); err == nil || err.Error() != tt.want {
 				t.Errorf("error (-want +got):\n-%s\n+%v", tt.want, err)
 			}
 		})
@@ -95,7 +95,7 @@ func TestCipherNext(t *testing.T) {
 	key := cipherknock.NewKey()
 	now := time.Unix(1_750_000_000, 0)
 	src := &Cipher{Key: key, Event: "work", Proto: packet.UDP, Base: 62000}
-	ks, note, err := src.Next(now)
+	ks, note, err := src.Next(t.Context(), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,13 +121,13 @@ func TestCipherNext(t *testing.T) {
 		t.Errorf("note %q, want %q", note, want)
 	}
 	// Every Next seals a new block.
-	ks2, _, _ := src.Next(now)
+	ks2, _, _ := src.Next(t.Context(), now)
 	if FormatKnocks(ks2) == FormatKnocks(ks) {
 		t.Errorf("two blocks alike: %v", ks)
 	}
 	// The nonce comes from Rand.
 	src.Rand = bytes.NewReader(nil)
-	if _, _, err := src.Next(now); err == nil || !strings.Contains(err.Error(), "failed to read nonce") {
+	if _, _, err := src.Next(t.Context(), now); err == nil || !strings.Contains(err.Error(), "failed to read nonce") {
 		t.Errorf("empty Rand: error %v, want a nonce failure", err)
 	}
 }
@@ -142,7 +142,7 @@ func TestCipherNextErrors(t *testing.T) {
 		{Cipher{Event: "e", Base: 65281}, "cipher knock window base 65281 is too high, expected at most 65280 (the window is 256 ports)"},
 		{Cipher{Event: "e"}, "cipher knock window base 0 is not a port, expected 1 to 65280"},
 	} {
-		if _, _, err := tt.src.Next(time.Now()); err == nil || err.Error() != tt.want {
+		if _, _, err := tt.src.Next(t.Context(), time.Now()); err == nil || err.Error() != tt.want {
 			t.Errorf("%+v: error (-want +got):\n-%s\n+%v", tt.src, tt.want, err)
 		}
 	}
@@ -175,7 +175,7 @@ func TestOneTime(t *testing.T) {
 	}
 	defer o.Close()
 	for range 2 { // the same sequence for every host
-		ks, note, err := o.Next(time.Now())
+		ks, note, err := o.Next(t.Context(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestOneTime(t *testing.T) {
 	if got, want := readFile(t, path), "# used\n#1,2\n bad\n#3,4:udp\n 5\n"; got != want {
 		t.Errorf("file after use (-want +got):\n-%q\n+%q", want, got)
 	}
-	if _, _, err := o.Next(time.Now()); err == nil {
+	if _, _, err := o.Next(t.Context(), time.Now()); err == nil {
 		t.Error("Next after Sent: no error, want the used sequence refused")
 	}
 	// The last one.
@@ -228,7 +228,7 @@ type fakeSequence struct {
 	sent    int
 }
 
-func (f *fakeSequence) Next(now time.Time) ([]Knock, string, error) {
+func (f *fakeSequence) Next(_ context.Context, now time.Time) ([]Knock, string, error) {
 	f.nows = append(f.nows, now)
 	n := len(f.nows)
 	if n == f.failAt {

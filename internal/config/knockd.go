@@ -55,6 +55,7 @@ func ParseKnockd(file string, src []byte) (*Config, error) {
 		p.line(i+1, line)
 	}
 	p.endSection()
+	p.checkNames()
 	if err := p.errs.errOrNil(); err != nil {
 		return nil, err
 	}

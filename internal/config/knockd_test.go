@@ -283,6 +283,8 @@ func TestErrors(t *testing.T) {
 			"k.conf:3: TOTP_Step 0 is too short, expected at least 1 second"},
 		{"TOTP step over a day", "[e]\ntotp_secret_file=/f\nTOTP_Step = 86401",
 			"k.conf:3: bad TOTP parameters: time step 24h0m1s is invalid, expected whole seconds from 1s to 24h0m0s"},
+		{"TOTP event name twice", "[a]\nsequence=1\n[a]\ntotp_secret_file=/f",
+			"k.conf:3: event [a] already defined on line 1; a TOTP or cipher event needs a name of its own (enrolment and the replay cache go by name)"},
 		{"cipher window past 65535", "[e]\ncipher_key_file=/k\nCipher_Ports = 65281",
 			`k.conf:3: bad Cipher_Ports: "65281" is not a window base, expected a port 1-65280 (the window is BASE-BASE+255), e.g. 61000:udp`},
 		{"relative StateDir", "[options]\nStateDir = state\n[e]\nsequence=1",

@@ -262,6 +262,25 @@ func (p *knockdParser) checkSource(ev *eventState) {
 	}
 }
 
+// checkNames refuses a second event with the name of a TOTP or cipher
+// event: enrolment finds the event by name, and the replay cache records
+// what opened under it. (knockd allows repeated names; so does sesame for
+// its other events.)
+func (p *knockdParser) checkNames() {
+	first := map[string]*Event{}
+	for i := range p.cfg.Events {
+		ev := &p.cfg.Events[i]
+		prev, seen := first[ev.Name]
+		if !seen {
+			first[ev.Name] = ev
+			continue
+		}
+		if ev.TOTP != nil || ev.Cipher != nil || prev.TOTP != nil || prev.Cipher != nil {
+			p.errorf(ev.Pos.Line, "event [%s] already defined on line %d; a TOTP or cipher event needs a name of its own (enrolment and the replay cache go by name)", ev.Name, prev.Pos.Line)
+		}
+	}
+}
+
 // hasSource reports whether an event has some sequence source.
 func (ev *Event) hasSource() bool {
 	return len(ev.Sequence) > 0 || ev.OneTimeFile != "" ||

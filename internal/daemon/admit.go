@@ -30,6 +30,11 @@ func (e *engine) admit(o *knock.Outcome, ln *lane, ev *config.Event) ([]slog.Att
 		t := ev.TOTP
 		client := e.keys.TOTP[ln.event].Clients[ln.client].Name
 		who := []slog.Attr{slog.String("client", client), slog.String("step", u64(ln.step))}
+		if lo, hi := window(totp.Step(now, t.Step), t.Skew); ln.step < lo || ln.step > hi {
+			// Lanes move on at step boundaries; this one is late.
+			e.report(levelVerbose, "failed: TOTP step outside the window", o, ev, who...)
+			return who, false
+		}
 		// The step stays acceptable until the window has moved past it;
 		// one step more covers a clock that is set back a little.
 		expires := totp.StepStart(ln.step+uint64(t.Skew)+2, t.Step)
@@ -62,6 +67,8 @@ func (e *engine) remember(o *knock.Outcome, ev *config.Event, key string, expire
 		return true
 	case errors.Is(err, replay.ErrReplay):
 		e.report(slog.LevelInfo, "failed: replayed knock", o, ev, who...)
+	case errors.Is(err, replay.ErrClockBehind):
+		e.log.Error("refused a knock: the clock went back behind the replay cache; knocks are refused until it catches up", "src", o.Src.String(), "event", ev.Name, "err", err)
 	default:
 		e.log.Error("refused a knock: the replay cache cannot record it", "src", o.Src.String(), "event", ev.Name, "err", err)
 	}
@@ -76,6 +83,7 @@ func (e *engine) armStep() {
 	if !ok {
 		return
 	}
+	e.stepDue = at
 	d := at.Sub(now)
 	if e.stepper == nil {
 		e.stepper = e.clock.AfterFunc(d, e.step)
@@ -93,7 +101,12 @@ func (e *engine) step() {
 	if e.closed {
 		return
 	}
-	now := e.clock.Now()
+	e.roll(e.clock.Now())
+}
+
+// roll moves the TOTP lanes to the steps of now, taking new clients, and
+// sets the timer for the next step. Called with e.mu held.
+func (e *engine) roll(now time.Time) {
 	if fresh := e.freshSecrets(); fresh == nil || !e.rebuild(fresh, now) {
 		e.m.SetSequences(rollLanes(e.lanes, e.events, e.keys, now))
 	}

@@ -91,11 +91,20 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if _, _, _, err := buildLanes(cfg.Events, keys, time.Now()); err != nil {
+		return err // too many TOTP clients: say so before anything starts
+	}
+	for i, ev := range cfg.Events {
+		if ev.TOTP != nil && len(keys.TOTP[i].Clients) == 0 {
+			log.Warn("TOTP event has no clients yet: nobody can knock it until one is enrolled", "event", ev.Name, "file", ev.TOTP.SecretFile, "hint", "sesamed --enroll CLIENT --event "+ev.Name)
+		}
+	}
 	var cache *replay.Cache
 	if needsReplayCache(cfg) {
 		if cache, err = openReplayCache(cfg); err != nil {
 			return err
 		}
+		defer cache.Close()
 	}
 
 	// Open every capture before doing anything else.

@@ -58,6 +58,7 @@ type engine struct {
 	timer    clock.Timer
 	armedFor int64       // deadline the timer is set for; 0 when idle
 	stepper  clock.Timer // fires when a TOTP event enters its next step
+	stepDue  time.Time   // that wall-clock time; zero without TOTP events
 	closed   bool
 
 	// What a rebuild of the matcher (TOTP clients enrolled) needs.
@@ -156,7 +157,13 @@ func (e *engine) Hit(h *packet.Hit) {
 		return
 	}
 	e.hits++
-	now := e.now()
+	wall := e.clock.Now()
+	now := int64(wall.Sub(e.epoch)) + 1
+	if !e.stepDue.IsZero() && !wall.Before(e.stepDue) {
+		// The step timer is late (a suspended host, a clock stepped
+		// forward): move the TOTP lanes on before matching.
+		e.roll(wall)
+	}
 	e.out = e.m.Hit(h, now, e.out[:0])
 	e.handle(e.out)
 	e.arm(now)

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"strconv"
@@ -63,6 +64,9 @@ func LoadKeys(cfg *config.Config) (*Keys, error) {
 		switch {
 		case ev.TOTP != nil:
 			k.TOTP[i], err = loadTOTPClients(ev.TOTP.SecretFile)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("%w (sesamed --enroll CLIENT --event %s creates it)", err, ev.Name)
+			}
 		case ev.Cipher != nil:
 			var key cipherknock.Key
 			if key, err = cipherknock.LoadKeyFile(ev.Cipher.KeyFile, ev.Name); err == nil {
@@ -110,9 +114,9 @@ func buildLanes(events []config.Event, keys *Keys, now time.Time) ([]lane, []int
 		switch {
 		case ev.TOTP != nil:
 			t := ev.TOTP
-			cur := totp.Step(now, t.Step)
+			lo, hi := window(totp.Step(now, t.Step), t.Skew)
 			for c := range keys.TOTP[i].Clients {
-				for s := cur - uint64(t.Skew); s <= cur+uint64(t.Skew); s++ {
+				for s := lo; s <= hi; s++ {
 					k := base
 					k.Sequence = totpSequence(t, keys.TOTP[i].Clients[c].Secret, s)
 					lanes = append(lanes, lane{event: i, client: c, step: s})
@@ -121,7 +125,7 @@ func buildLanes(events []config.Event, keys *Keys, now time.Time) ([]lane, []int
 			}
 		case ev.Cipher != nil:
 			k := base
-			k.Gather = knock.Gather{Proto: ev.Cipher.Proto, Base: ev.Cipher.Base}
+			k.Gather = knock.Gather{Proto: ev.Cipher.Proto, Base: ev.Cipher.Base, Check: cipherCheck(keys.Cipher[i], ev.Name)}
 			lanes = append(lanes, lane{event: i, client: -1})
 			kev = append(kev, k)
 		default:
@@ -133,6 +137,18 @@ func buildLanes(events []config.Event, keys *Keys, now time.Time) ([]lane, []int
 		}
 	}
 	return lanes, first, kev, nil
+}
+
+// cipherCheck accepts a gathered block that decrypts under the event's
+// key to the event's id. Freshness and the replay cache are judged once
+// the block is complete (admit), so that a stale or replayed block is
+// reported, not silently slid past.
+func cipherCheck(c *cipherknock.Cipher, event string) func(*[knock.GatherLen]byte) bool {
+	id := cipherknock.EventID(event)
+	return func(b *[knock.GatherLen]byte) bool {
+		p, err := c.Open(cipherknock.Block(*b))
+		return err == nil && p.EventID == id
+	}
 }
 
 func totpSequence(t *config.TOTP, secret []byte, step uint64) []config.Element {
@@ -155,18 +171,25 @@ func rollLanes(lanes []lane, events []config.Event, keys *Keys, now time.Time) [
 			continue
 		}
 		t := ev.TOTP
-		cur := totp.Step(now, t.Step)
-		width := uint64(2*t.Skew + 1)
-		if ln.step+uint64(t.Skew) >= cur && ln.step <= cur+uint64(t.Skew) {
+		lo, hi := window(totp.Step(now, t.Step), t.Skew)
+		if ln.step >= lo && ln.step <= hi {
 			continue // still in the window
 		}
-		// The step of the window [cur-skew, cur+skew] in this lane's slot.
-		lo := cur - uint64(t.Skew)
+		// The step of the window in this lane's slot.
+		width := uint64(2*t.Skew + 1)
 		s := lo + (ln.step%width+width-lo%width)%width
 		ln.step = s
 		changes = append(changes, knock.SequenceChange{Event: li, Sequence: totpSequence(t, keys.TOTP[ln.event].Clients[ln.client].Secret, s)})
 	}
 	return changes
+}
+
+// window is the steps accepted at step cur: [cur-skew, cur+skew], always
+// 2·skew+1 of them (near the epoch, where cur < skew, the first ones).
+func window(cur uint64, skew int) (lo, hi uint64) {
+	k := uint64(skew)
+	lo = max(cur, k) - k
+	return lo, lo + 2*k
 }
 
 // nextStep is when the earliest TOTP event enters its next step after now.

@@ -179,3 +179,57 @@ func BenchmarkTOTPLanes(b *testing.B) {
 		})
 	}
 }
+
+// A knock that lost a packet (or caught a stray one) does not spoil the
+// next try: the next block slides into the window and opens.
+func TestGatherSlidesToTheNextBlock(t *testing.T) {
+	t.Parallel()
+	next := [GatherLen]byte{0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f}
+	valid := map[[GatherLen]byte]bool{testBlock: true, next: true}
+	checked := 0
+	ev := gatherEvent(packet.UDP)
+	ev.Gather.Check = func(b *[GatherLen]byte) bool { checked++; return valid[*b] }
+	for _, tt := range []struct {
+		name  string
+		first []byte // what arrived of the first try
+	}{
+		{"a lost knock", append(append([]byte{}, testBlock[:7]...), testBlock[8:]...)},
+		{"a stray hit in the window", append(append(append([]byte{}, testBlock[:7]...), 0x99), testBlock[7:]...)},
+		{"three knocks only", testBlock[:3]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New([]Event{ev}, Options{ScanGuard: true})
+			steps := append(blockSteps("198.18.0.2", packet.UDP, tt.first), blockSteps("198.18.0.2", packet.UDP, next[:])...)
+			got := run(t, m, steps)
+			opens := 0
+			for _, g := range got {
+				if strings.HasPrefix(g, "open") {
+					opens++
+				}
+			}
+			if opens != 1 || got[len(got)-1] != "open e0 198.18.0.2 16/16" {
+				t.Fatalf("outcomes:\n%s", strings.Join(got, "\n"))
+			}
+		})
+	}
+	if checked == 0 {
+		t.Fatal("Check never called")
+	}
+}
+
+// The block handed over is the one Check accepted, in knock order.
+func TestGatherHandsOverTheCheckedBlock(t *testing.T) {
+	t.Parallel()
+	ev := gatherEvent(packet.TCP)
+	ev.Gather.Check = func(b *[GatherLen]byte) bool { return *b == testBlock }
+	m := New([]Event{ev}, Options{ScanGuard: true})
+	src := netip.MustParseAddr("198.18.0.2")
+	var out []Outcome
+	for i, x := range append([]byte{0x42, 0x43, 0x44}, testBlock[:]...) {
+		h := packet.Hit{Src: src, Dst: netip.MustParseAddr("198.18.0.1"), Proto: packet.TCP, Flags: packet.SYN, DstPort: gatherBase + uint16(x)}
+		out = m.Hit(&h, int64(i+1), out[:0])
+	}
+	if len(out) != 1 || out[0].Kind != Open || out[0].Block != testBlock {
+		t.Fatalf("last outcomes %+v, want an open with the block", out)
+	}
+}

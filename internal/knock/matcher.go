@@ -45,12 +45,18 @@ const GatherLen = 16
 // Gather is a window of 256 consecutive ports [Base, Base+255] of Proto.
 // A hit on port Base+b adds the byte b; a repeat of the byte just added is
 // a retransmit and ignored (valid blocks never hold two equal adjacent
-// bytes), and any other hit the event sees fails the attempt. The
-// GatherLen-th byte completes the attempt: Outcome.Block holds the bytes in
-// arrival order, for the caller to decrypt and judge.
+// bytes), and any other hit the event sees fails the attempt.
+//
+// From the GatherLen-th byte on, the last GatherLen bytes are offered to
+// Check after every byte (a sliding window), so a knock that lost a packet,
+// or caught a stray one, does not spoil the client's next try: its block
+// simply slides in. The first block Check accepts completes the attempt,
+// and Outcome.Block holds it for the caller to judge further (freshness,
+// replay). A nil Check accepts the first GatherLen bytes.
 type Gather struct {
 	Proto packet.Proto
 	Base  uint16
+	Check func(*[GatherLen]byte) bool
 }
 
 // IsZero reports whether g is unset (the event follows a sequence).
@@ -129,7 +135,8 @@ type attempt struct {
 	inUse    bool
 	hnext    uint32          // hash chain, or free list when unused
 	links    [2]link         // in a timeout list, and in an eviction queue
-	block    [GatherLen]byte // a gathering event's bytes so far
+	block    [GatherLen]byte // a gathering event's last bytes, a ring from first
+	first    uint8           // index in block of the oldest byte
 }
 
 // Every attempt is in two intrusive doubly linked lists over the slab.
@@ -165,6 +172,7 @@ type Matcher struct {
 	gen      uint64
 	ports    portIndex
 	active   int
+	block    [GatherLen]byte // the block a gathering attempt offers to Check
 }
 
 const (
@@ -351,25 +359,38 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 func (m *Matcher) gather(ref uint32, a *attempt, h *packet.Hit, out []Outcome) []Outcome {
 	ev := &m.events[a.event]
 	b, ok := ev.Gather.byteOf(h)
-	k := int(a.stage)
-	switch {
-	case !ok:
+	k := int(a.stage) // bytes held, at most GatherLen
+	if !ok {
 		out = append(out, Outcome{Kind: Fail, Event: int(a.event), Src: h.Src, Stage: k, Of: GatherLen, Proto: h.Proto, Port: h.DstPort})
 		m.remove(ref)
-	case b == a.block[k-1]:
-		// A retransmit: valid blocks never repeat a byte.
-	case k+1 == GatherLen:
-		o := Outcome{Kind: Open, Event: int(a.event), Src: h.Src, Stage: GatherLen, Of: GatherLen, Block: a.block}
-		o.Block[k] = b
-		out = append(out, o)
-		m.remove(ref)
-	default:
+		return out
+	}
+	if b == a.block[(int(a.first)+k-1)%GatherLen] {
+		return out // a retransmit: valid blocks never repeat a byte
+	}
+	if k < GatherLen {
 		a.block[k] = b
 		a.stage++
-		m.requeue(ref, protected)
-		out = append(out, Outcome{Kind: Progress, Event: int(a.event), Src: h.Src, Stage: k + 1, Of: GatherLen})
+		k++
+	} else {
+		a.block[a.first] = b // slide: the oldest byte goes
+		a.first = (a.first + 1) % GatherLen
 	}
-	return out
+	m.requeue(ref, protected)
+	o := Outcome{Kind: Progress, Event: int(a.event), Src: h.Src, Stage: k, Of: GatherLen}
+	if k == GatherLen {
+		// (Check gets the matcher's own buffer: a pointer into o would
+		// move o to the heap on every hit.)
+		for i := range m.block {
+			m.block[i] = a.block[(int(a.first)+i)%GatherLen]
+		}
+		o.Block = m.block
+		if ev.Gather.Check == nil || ev.Gather.Check(&m.block) {
+			o.Kind = Open
+			m.remove(ref)
+		}
+	}
+	return append(out, o)
 }
 
 // sortByEvent orders one hit's outcomes by event (insertion sort: there

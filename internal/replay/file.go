@@ -33,7 +33,8 @@ func (e *FormatError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e
 
 // parse reads a cache file. It accepts exactly what writeEntries writes, so
 // that any damage is reported instead of silently losing keys. name is
-// used in errors.
+// used in errors. The floor, if any, is returned as the entry keyed
+// floorKey, in its sorted place.
 func parse(name string, data []byte) ([]entry, error) {
 	fail := func(line int, format string, args ...any) ([]entry, error) {
 		return nil, &FormatError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
@@ -77,8 +78,10 @@ func parseEntry(line []byte) (entry, error) {
 	if !ok {
 		return entry{}, fmt.Errorf("invalid expiry %s, want Unix nanoseconds: decimal, no sign or leading zeros, at most %d", short(num), int64(math.MaxInt64))
 	}
-	if err := checkKey(string(key)); err != nil {
-		return entry{}, fmt.Errorf("invalid key: %w", err)
+	if string(key) != floorKey { // the one reserved key; checkKey refuses the others
+		if err := checkKey(string(key)); err != nil {
+			return entry{}, fmt.Errorf("invalid key: %w", err)
+		}
 	}
 	return entry{key: string(key), exp: exp}, nil
 }
@@ -182,7 +185,9 @@ func syncDir(dir string) error {
 
 // removeStale removes the temp files that writers of the cache file named
 // base left in dir when they crashed. It is best effort: a file it leaves
-// is never read.
+// is never read. It never removes a lock file: a lock file's name ends in
+// lockSuffix, which holds a dot, and isTemp refuses names with a dot after
+// the prefix.
 func removeStale(dir, base string) {
 	des, err := os.ReadDir(dir)
 	if err != nil {

@@ -3,13 +3,14 @@ package replay
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
 // FuzzParse feeds parse arbitrary files. It must not panic, must report
 // every rejection as a *FormatError, and what it accepts must be the
 // canonical form: writing the entries back gives the same bytes, which
-// parse accepts again.
+// parse accepts again. The only reserved key it accepts is the floor's.
 func FuzzParse(f *testing.F) {
 	const h = "sesame replay cache v1\n"
 	for _, seed := range []string{
@@ -26,6 +27,13 @@ func FuzzParse(f *testing.F) {
 		h + "1 a",
 		"sesame replay cache v1",
 		"sesame replay cache v2\n",
+		h + "1700000030000000000 #floor\n1700000060000000000 totp:bob:2\n",
+		h + "1 !a\n1 \"b\n0 #floor\n1 $c\n",
+		h + "1 #floor\n",
+		h + "1 #floor\n1 #floor\n",
+		h + "1 #other\n",
+		h + "1 #\n",
+		h + "1 a\n1 #floor\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -40,6 +48,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error spans lines: %q", err)
 			}
 			return
+		}
+		for _, e := range es {
+			if strings.HasPrefix(e.key, reservedPrefix) && e.key != floorKey {
+				t.Fatalf("accepted reserved key %q", e.key)
+			}
 		}
 		var buf bytes.Buffer
 		if err := writeEntries(&buf, es); err != nil {

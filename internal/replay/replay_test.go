@@ -3,8 +3,11 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -19,12 +22,14 @@ func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 func cachePath(t *testing.T) string { return filepath.Join(t.TempDir(), "replay.cache") }
 
+// mustOpen opens a cache that the test closes when it ends, unless it did.
 func mustOpen(t *testing.T, path string, now time.Time, opts Options) *Cache {
 	t.Helper()
 	c, err := Open(path, now, opts)
 	if err != nil {
 		t.Fatalf("Open(%s) = %v", path, err)
 	}
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -112,7 +117,11 @@ func TestCache(t *testing.T) {
 			{op: "add", key: "\x00", now: 0, exp: 1, wantText: "byte 0x00 at offset 0"},
 			{op: "add", key: "\x7f", now: 0, exp: 1, wantText: "byte 0x7f"},
 			{op: "add", key: "é", now: 0, exp: 1, wantText: "byte 0xc3"},
+			{op: "add", key: "#floor", now: 0, exp: 1, wantText: `invalid replay key: "#floor" starts with "#", which is reserved`},
+			{op: "add", key: "#", now: 0, exp: 1, wantText: "reserved"},
 			{op: "len", wantLen: 0},
+			{op: "add", key: "a#", now: 0, exp: 1}, // only the first byte is reserved
+			{op: "len", wantLen: 1},
 		}},
 		{"bad expiries", 0, []step{
 			{op: "add", key: "a", now: 10, exp: 10, wantText: "want after now"},
@@ -202,6 +211,7 @@ func TestPersistence(t *testing.T) {
 	}
 
 	// A second cache, as after a restart at t0+15s: bob's key expired.
+	must(t, c.Close())
 	c2 := mustOpen(t, path, at(15), Options{})
 	if got := c2.Len(); got != 2 {
 		t.Errorf("Len after reopen = %d, want 2 (expired entry dropped)", got)
@@ -217,11 +227,13 @@ func TestPersistence(t *testing.T) {
 	if got := readFile(t, path); got != want {
 		t.Errorf("Open or a refused Add wrote the file:\n%s", got)
 	}
-	// The next write drops the expired entries (cipher expired at 20 too).
+	// The next write drops the expired entries (cipher expired at 20 too),
+	// and records the latest expiry dropped, by Open or Add, as the floor.
 	if err := c2.Add("totp:bob:2", at(60), at(25)); err != nil {
 		t.Fatal(err)
 	}
 	want = "sesame replay cache v1\n" +
+		"1700000020000000000 #floor\n" +
 		"1700000030000000000 totp:alice:1\n" +
 		"1700000060000000000 totp:bob:2\n"
 	if got := readFile(t, path); got != want {
@@ -304,6 +316,7 @@ func TestFailClosed(t *testing.T) {
 			if err := c.Add("second", at(60), at(2)); err != nil {
 				t.Fatalf("Add after repair = %v", err)
 			}
+			must(t, c.Close())
 			c2 := mustOpen(t, path, at(2), Options{})
 			if !c2.Seen("first", at(2)) || !c2.Seen("second", at(2)) {
 				t.Errorf("after repair the file holds %q", readFile(t, path))
@@ -322,7 +335,8 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// leftovers lists the files in dir other than the cache.
+// leftovers lists the files in dir other than the cache and its lock
+// file.
 func leftovers(t *testing.T, dir string) []string {
 	t.Helper()
 	des, err := os.ReadDir(dir)
@@ -331,7 +345,7 @@ func leftovers(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, de := range des {
-		if de.Name() != "replay.cache" {
+		if de.Name() != "replay.cache" && de.Name() != "replay.cache.lock" {
 			names = append(names, de.Name())
 		}
 	}
@@ -406,6 +420,11 @@ func TestOpenCorrupt(t *testing.T) {
 		{"out of order", h + "1 b\n1 a\n", 3, "want entries sorted by key, each key once"},
 		{"duplicate", h + "1 a\n2 b\n3 b\n", 4, "want entries sorted by key"},
 		{"zero bytes", h + "1 a\n\x00\x00\x00\n", 3, `got "\x00\x00\x00"`},
+		{"unknown reserved key", h + "1 #floor\n1 #other\n", 3, `invalid key: "#other" starts with "#", which is reserved`},
+		{"reserved prefix alone", h + "1 #\n", 2, "reserved"},
+		{"floor out of order", h + "1 a\n1 #floor\n", 3, "want entries sorted by key"},
+		{"floor twice", h + "1 #floor\n2 #floor\n", 3, "want entries sorted by key"},
+		{"floor without expiry", h + " #floor\n", 2, "invalid expiry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,12 +477,16 @@ func TestAtomic(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
 	}
 
+	must(t, c.Close())
 	c2 := mustOpen(t, path, at(1), Options{})
 	if c2.Len() != 5 {
 		t.Errorf("Len after Open = %d, want 5", c2.Len())
 	}
 	if _, err := os.Stat(stale); err == nil {
 		t.Error("Open kept the stale temp file")
+	}
+	if _, err := os.Stat(lockPath(path)); err != nil {
+		t.Errorf("the lock file is gone after Open: %v", err)
 	}
 	slices.Sort(others)
 	if got := leftovers(t, dir); !slices.Equal(got, others) {
@@ -574,5 +597,308 @@ func TestOpenOverBound(t *testing.T) {
 		if err := c.Add("d", at(60), at(s.now)); !errors.Is(err, s.want) {
 			t.Errorf("Add at %ds = %v, want %v", s.now, err, s.want)
 		}
+	}
+}
+
+// addOK adds key, failing the test on error.
+func addOK(t *testing.T, c *Cache, key string, expires, now time.Time) {
+	t.Helper()
+	if err := c.Add(key, expires, now); err != nil {
+		t.Fatalf("Add(%q, %s, %s) = %v", key, stamp(expires), stamp(now), err)
+	}
+}
+
+// wantBehind checks that Add(key) at now is refused with ErrClockBehind
+// naming now and floor, and that it changed neither the cache nor the file.
+func wantBehind(t *testing.T, c *Cache, key string, expires, now, floor time.Time) {
+	t.Helper()
+	file, n := readFile(t, c.Path()), c.Len()
+	err := c.Add(key, expires, now)
+	if !errors.Is(err, ErrClockBehind) {
+		t.Fatalf("Add(%q) at %s = %v, want ErrClockBehind", key, stamp(now), err)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "the clock is behind the replay cache: ") ||
+		!strings.Contains(msg, stamp(now)) || !strings.Contains(msg, stamp(floor)) || strings.Contains(msg, "\n") {
+		t.Errorf("error %q, want one line naming now (%s) and the floor (%s)", msg, stamp(now), stamp(floor))
+	}
+	if got := readFile(t, c.Path()); got != file {
+		t.Errorf("a refused Add wrote the file:\n%s\nwas:\n%s", got, file)
+	}
+	if got := c.Len(); got != n {
+		t.Errorf("a refused Add changed Len from %d to %d", n, got)
+	}
+	if c.Seen(key, now) && !strings.Contains(file, " "+key+"\n") {
+		t.Errorf("a refused Add recorded %q", key)
+	}
+}
+
+// TestClockForwardThenBack: a clock ten minutes ahead prunes a key early;
+// once it is set back, that key's knock must not be accepted again.
+func TestClockForwardThenBack(t *testing.T) {
+	t.Parallel()
+	path := cachePath(t)
+	c := mustOpen(t, path, at(0), Options{})
+	addOK(t, c, "A", at(30), at(0))
+	addOK(t, c, "B", at(630), at(600)) // clock ahead: A is dropped
+	if c.Seen("A", at(0)) {
+		t.Fatal("A is still held: the test does not test the floor")
+	}
+	want := "sesame replay cache v1\n" +
+		"1700000030000000000 #floor\n" + // A's expiry
+		"1700000630000000000 B\n"
+	if got := readFile(t, path); got != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", got, want)
+	}
+
+	// The clock is set back to t0: A's knock is within its validity again.
+	wantBehind(t, c, "A", at(30), at(0), at(30))
+	wantBehind(t, c, "C", at(60), at(0), at(30))
+	wantBehind(t, c, "C", at(60), at(30).Add(-time.Nanosecond), at(30))
+	if c.Seen("A", at(0)) || !c.Seen("B", at(0)) || c.Len() != 1 {
+		t.Errorf("Seen(A), Seen(B), Len = %v, %v, %d; want false, true, 1", c.Seen("A", at(0)), c.Seen("B", at(0)), c.Len())
+	}
+	// From the floor on, A would have expired anyway.
+	addOK(t, c, "C", at(60), at(30))
+	addOK(t, c, "D", at(660), at(601))
+	want = "sesame replay cache v1\n" +
+		"1700000060000000000 #floor\n" + // C's expiry
+		"1700000630000000000 B\n" +
+		"1700000660000000000 D\n"
+	if got := readFile(t, path); got != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", got, want)
+	}
+	// Before the floor even a replay gets ErrClockBehind; from it on,
+	// ErrReplay.
+	wantBehind(t, c, "B", at(700), at(59), at(60))
+	if err := c.Add("B", at(700), at(600)); !errors.Is(err, ErrReplay) {
+		t.Errorf("Add(B) = %v, want ErrReplay", err)
+	}
+}
+
+// TestFloorSurvivesReopen: the floor is read back, whatever the time, and
+// kept even once the clock has passed it.
+func TestFloorSurvivesReopen(t *testing.T) {
+	t.Parallel()
+	path := cachePath(t)
+	c := mustOpen(t, path, at(0), Options{})
+	addOK(t, c, "A", at(30), at(0))
+	addOK(t, c, "B", at(630), at(600))
+	must(t, c.Close())
+	file := readFile(t, path)
+
+	// Restarted with the clock set back.
+	c = mustOpen(t, path, at(0), Options{})
+	if !c.Seen("B", at(0)) || c.Seen("A", at(0)) {
+		t.Error("reopened cache lost B or found A")
+	}
+	wantBehind(t, c, "A", at(30), at(0), at(30))
+	must(t, c.Close())
+	if got := readFile(t, path); got != file {
+		t.Fatalf("file changed:\n%s", got)
+	}
+
+	// Restarted after the floor: it is kept, and written again.
+	c = mustOpen(t, path, at(40), Options{})
+	addOK(t, c, "C", at(100), at(40))
+	want := "sesame replay cache v1\n" +
+		"1700000030000000000 #floor\n" +
+		"1700000630000000000 B\n" +
+		"1700000100000000000 C\n"
+	if got := readFile(t, path); got != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", got, want)
+	}
+	must(t, c.Close())
+	c = mustOpen(t, path, at(0), Options{})
+	wantBehind(t, c, "D", at(100), at(29), at(30))
+}
+
+// TestOpenRaisesFloor: the entries Open drops raise the floor in memory,
+// and the next Add writes it.
+func TestOpenRaisesFloor(t *testing.T) {
+	t.Parallel()
+	path := cachePath(t)
+	data := "sesame replay cache v1\n" +
+		"1700000010000000000 #floor\n" +
+		"1700000020000000000 a\n" +
+		"1700000100000000000 b\n" +
+		"1700000040000000000 c\n"
+	must(t, os.WriteFile(path, []byte(data), 0o600))
+	c := mustOpen(t, path, at(50), Options{}) // ahead: a and c expired
+	if got := readFile(t, path); got != data {
+		t.Fatalf("Open wrote the file:\n%s", got)
+	}
+	if c.Len() != 1 || !c.Seen("b", at(0)) || c.Seen("a", at(0)) || c.Seen("c", at(0)) {
+		t.Fatalf("Len = %d, want only b held", c.Len())
+	}
+	wantBehind(t, c, "a", at(100), at(0), at(40))
+	wantBehind(t, c, "c", at(100), at(39), at(40))
+	addOK(t, c, "d", at(100), at(40))
+	want := "sesame replay cache v1\n" +
+		"1700000040000000000 #floor\n" +
+		"1700000100000000000 b\n" +
+		"1700000100000000000 d\n"
+	if got := readFile(t, path); got != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestOldFormat: a file without a floor opens, with no floor, until a key
+// is dropped.
+func TestOldFormat(t *testing.T) {
+	t.Parallel()
+	path := cachePath(t)
+	data := "sesame replay cache v1\n" +
+		"1700000030000000000 cipher:AAAA\n" +
+		"1700000030000000000 totp:alice:1\n"
+	must(t, os.WriteFile(path, []byte(data), 0o600))
+	c := mustOpen(t, path, at(0), Options{})
+	if c.Len() != 2 || !c.Seen("cipher:AAAA", at(0)) {
+		t.Fatalf("Len = %d, want 2", c.Len())
+	}
+	addOK(t, c, "totp:bob:1", at(30), at(-100)) // no floor: any time goes
+	want := "sesame replay cache v1\n" +
+		"1700000030000000000 cipher:AAAA\n" +
+		"1700000030000000000 totp:alice:1\n" +
+		"1700000030000000000 totp:bob:1\n"
+	if got := readFile(t, path); got != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", got, want)
+	}
+	addOK(t, c, "totp:bob:2", at(60), at(30))
+	want = "sesame replay cache v1\n" +
+		"1700000030000000000 #floor\n" +
+		"1700000060000000000 totp:bob:2\n"
+	if got := readFile(t, path); got != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestFloorSortsWithKeys: keys starting with '!' or '"' sort before the
+// floor, and the file still parses.
+func TestFloorSortsWithKeys(t *testing.T) {
+	t.Parallel()
+	path := cachePath(t)
+	c := mustOpen(t, path, at(0), Options{})
+	addOK(t, c, "x", at(1), at(0))
+	for _, k := range []string{"$c", "!a", `"b`} {
+		addOK(t, c, k, at(60), at(1))
+	}
+	want := "sesame replay cache v1\n" +
+		"1700000060000000000 !a\n" +
+		"1700000060000000000 \"b\n" +
+		"1700000001000000000 #floor\n" +
+		"1700000060000000000 $c\n"
+	if got := readFile(t, path); got != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", got, want)
+	}
+	must(t, c.Close())
+	c = mustOpen(t, path, at(0), Options{})
+	if c.Len() != 3 {
+		t.Errorf("Len = %d, want 3", c.Len())
+	}
+	wantBehind(t, c, "x", at(1), at(0), at(1))
+}
+
+// TestLock: one Cache per file at a time, until Close.
+func TestLock(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "replay.cache")
+	c := mustOpen(t, path, t0, Options{})
+	addOK(t, c, "a", at(60), at(0)) // replaces the cache file, not the lock
+	lp := filepath.Join(dir, "replay.cache.lock")
+	fi, err := os.Stat(lp)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("lock file: %v, %v; want a regular file, mode 0600", fi, err)
+	}
+
+	if locking {
+		c2, err := Open(path, t0, Options{})
+		if err == nil {
+			c2.Close()
+			t.Fatal("second Open of a locked cache succeeded")
+		}
+		msg := err.Error()
+		for _, want := range []string{lp, "another sesamed seems to use this state directory", "StateDir"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("second Open = %q, want it to contain %q", msg, want)
+			}
+		}
+		if !c.Seen("a", at(0)) {
+			t.Error("a failed Open disturbed the first cache")
+		}
+	}
+
+	must(t, c.Close())
+	must(t, c.Close()) // again: nothing
+	if err := c.Add("b", at(60), at(0)); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Add after Close = %v, want fs.ErrClosed", err)
+	}
+	if !c.Seen("a", at(0)) || c.Len() != 1 {
+		t.Error("Seen or Len stopped working after Close")
+	}
+	c2 := mustOpen(t, path, at(1), Options{})
+	if !c2.Seen("a", at(1)) {
+		t.Error("reopened cache lost a")
+	}
+	addOK(t, c2, "b", at(60), at(1))
+	if _, err := os.Stat(lp); err != nil {
+		t.Errorf("lock file gone after reopen: %v", err)
+	}
+}
+
+// TestFailedOpenUnlocks: an Open that fails after locking releases the
+// lock.
+func TestFailedOpenUnlocks(t *testing.T) {
+	t.Parallel()
+	path := cachePath(t)
+	must(t, os.WriteFile(path, []byte("garbage\n"), 0o600))
+	if c, err := Open(path, t0, Options{}); err == nil {
+		c.Close()
+		t.Fatal("Open of a corrupt file succeeded")
+	}
+	must(t, os.Remove(path))
+	mustOpen(t, path, t0, Options{})
+}
+
+// TestLockOtherProcess: the lock holds against another process, not just
+// another Cache in this one. It is not parallel: between fork and exec a
+// child holds a copy of every descriptor, the lock files' of parallel
+// tests too, so their Close-then-Open could find the lock still held.
+func TestLockOtherProcess(t *testing.T) {
+	if path := os.Getenv("SESAME_REPLAY_LOCK_CHILD"); path != "" {
+		c, err := Open(path, t0, Options{})
+		if err != nil {
+			fmt.Print(err)
+			os.Exit(3)
+		}
+		c.Close()
+		os.Exit(0)
+	}
+	if !locking {
+		t.Skip("no file locking on " + runtime.GOOS)
+	}
+	path := cachePath(t)
+	child := func() (string, int) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLockOtherProcess$")
+		cmd.Env = append(os.Environ(), "SESAME_REPLAY_LOCK_CHILD="+path)
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return string(out), 0
+		case errors.As(err, &ee):
+			return string(out), ee.ExitCode()
+		}
+		t.Fatal(err)
+		return "", 0
+	}
+	c := mustOpen(t, path, t0, Options{})
+	if out, code := child(); code != 3 || !strings.Contains(out, "another sesamed") {
+		t.Errorf("child Open while locked: exit %d, %q; want exit 3 and the lock error", code, out)
+	}
+	must(t, c.Close())
+	if out, code := child(); code != 0 {
+		t.Errorf("child Open after Close: exit %d, %q; want 0", code, out)
 	}
 }

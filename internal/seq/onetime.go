@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/sesame-knock/sesame/internal/config"
@@ -141,6 +142,18 @@ func (o *OneTime) MarkUsed() error {
 		return fmt.Errorf("%s: %w", o.path, ErrExhausted)
 	}
 	used := o.lines[0]
+	if err := o.mark(used); err != nil {
+		// Fail closed: the sequence was used, so it is not handed out
+		// again even though the file cannot say so (after a restart it
+		// would be; the error tells the administrator).
+		o.lines = slices.DeleteFunc(o.lines, func(l line) bool { return l.off == used.off })
+		return err
+	}
+	return o.load()
+}
+
+// mark writes '#' over the line that holds used.
+func (o *OneTime) mark(used line) error {
 	if err := o.load(); err != nil {
 		return err
 	}
@@ -168,7 +181,7 @@ func (o *OneTime) MarkUsed() error {
 	if err := o.f.Sync(); err != nil {
 		return fmt.Errorf("failed to mark %s:%d used: %w", o.path, o.lines[target].num, err)
 	}
-	return o.load()
+	return nil
 }
 
 // load reads the whole file and finds its usable lines.

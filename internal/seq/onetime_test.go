@@ -245,3 +245,23 @@ func TestAllListsEveryUnusedSequenceCurrentFirst(t *testing.T) {
 		t.Fatalf("after one use All() has %d sequences, want 1", n)
 	}
 }
+
+// A sequence that was used but cannot be marked (the disk refuses) is
+// not handed out again: fail closed.
+func TestOneTimeMarkFailureFailsClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seqs")
+	if err := os.WriteFile(path, []byte(" 1000,2000\n 3000,4000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.f.Close() // every read and write now fails
+	if err := o.MarkUsed(); err == nil {
+		t.Fatal("marking on a closed file succeeded")
+	}
+	if cur, ok := o.Current(); ok && config.FormatSequence(cur) == "1000:tcp,2000:tcp" {
+		t.Fatalf("the used sequence is still current after a failed mark")
+	}
+}
