@@ -45,7 +45,8 @@ go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door ./inte
 
 echo "==> fuzz smoke runs"
 fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1"; }
-for pkg in ./internal/packet ./internal/config ./internal/knock ./internal/capture ./internal/seq ./internal/client ./internal/firewall/firewalld; do
+# Every package with a fuzz target, so a new parser's fuzzer is never left out.
+for pkg in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
   for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "--- $pkg $f"
     fuzz "$pkg" "$f"

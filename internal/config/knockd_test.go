@@ -401,6 +401,9 @@ func TestWarnings(t *testing.T) {
 		want []string
 	}{
 		{"clean", "[e]\nsequence=7000,8000,9000\ncommand=x", nil},
+		{"default TOTP is strong enough", "[e]\nTOTP_Secret_File = /f\ncommand=x", nil},
+		{"weak TOTP", "[e]\nTOTP_Secret_File = /f\nTOTP_Ports = 100-199\nTOTP_Length = 3\ncommand=x",
+			[]string{"k.conf:1: event [e]: TOTP sequences of 3 knocks in 100 ports hold only 20 bits: a scanner guesses one in 2^20 tries; expected at least 32 bits (a longer TOTP_Length or a wider TOTP_Ports)"}},
 		{"duplicate directive: the last wins", "[e]\nsequence=1000,2000\nSequence = 7000,8000\ncommand=x",
 			[]string{"k.conf:3: Sequence already set on line 2 in [e]: this later value wins, as in knockd"}},
 		{"duplicate via alias", "[e]\nsequence=7000,8000\nCommand=a\nStart_Command=b",

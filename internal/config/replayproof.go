@@ -22,6 +22,7 @@ package config
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,10 @@ const (
 	DefaultCipherMaxAge = 60 * time.Second
 	// CipherWindow is the number of consecutive ports a cipher knock uses.
 	CipherWindow = 256
+
+	// minTOTPBits is the guessing strength below which a TOTP event is
+	// worth a warning (the default, 4 knocks in 10,000 ports, has 53).
+	minTOTPBits = 32
 
 	// DefaultStateDir holds what must survive a restart (the replay cache).
 	DefaultStateDir = "/var/lib/sesame"
@@ -251,6 +256,8 @@ func (p *knockdParser) checkSource(ev *eventState) {
 			p.errorf(line, "TOTP_Ports %s holds %d ports, too few for %d distinct knocks: expected at least %d (twice TOTP_Length)", t.Ports(), span, t.Length, 2*t.Length)
 		} else if err := totp.CheckParams(t.Lo, t.Hi, t.Length, t.Step); err != nil {
 			p.errorf(ev.seen["TOTP_Step"], "bad TOTP parameters: %v", err)
+		} else if bits := float64(t.Length) * math.Log2(float64(span)); bits < minTOTPBits {
+			p.warnf(ev.Pos.Line, "event [%s]: TOTP sequences of %d knocks in %d ports hold only %.0f bits: a scanner guesses one in 2^%.0f tries; expected at least %d bits (a longer TOTP_Length or a wider TOTP_Ports)", ev.Name, t.Length, span, bits, bits, minTOTPBits)
 		}
 	}
 	if ev.Cipher != nil && ev.Cipher.KeyFile == "" {
