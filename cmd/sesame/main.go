@@ -5,8 +5,10 @@
 //
 // Exit status: 0 when every knock was sent, 1 when something failed while
 // knocking (a host that does not resolve, a knock that cannot be sent, an
-// interrupt, a one-time sequence that cannot be crossed out), 2 for a
-// command line, profile, key or sequence file that sesame cannot use.
+// interrupt, a one-time sequence that cannot be crossed out, raw TCP flag
+// knocks without root or CAP_NET_RAW), 2 for a command line, profile, key
+// or sequence file that sesame cannot use (raw TCP flag knocks on Windows
+// are one).
 package main
 
 import (
@@ -35,17 +37,26 @@ import (
 
 const usage = `Usage:
     sesame [options] HOST [HOST...] PORT[:PROTO] [PORT[:PROTO]...]
-    sesame [options] HOST [HOST...] PROTO:PORT [PROTO:PORT...]
+    sesame [options] HOST [HOST...] PROTO:PORT[:FLAGS] [PROTO:PORT[:FLAGS]...]
     sesame [options] SEQUENCE-SOURCE HOST [HOST...]
     sesame [options] PROFILE
 
 sesame knocks on a server's ports, in order, so that its port-knock daemon
 (sesamed or knockd) opens a door for you. A TCP knock is a single SYN and a
-UDP knock a single datagram; no root is needed. With several hosts, each one
-gets the whole sequence, one host after the other.
+UDP knock a single datagram; no root is needed (except for raw TCP flag
+knocks, below). With several hosts, each one gets the whole sequence, one
+host after the other.
 
 PORT is a number from 1 to 65535 and PROTO is tcp or udp. A port without a
 protocol is a TCP knock (UDP with -u).
+
+FLAGS make a TCP frame a raw TCP flag knock, as tportknockd's flag knocking
+expects: one TCP segment with exactly those flags. FLAGS is any of f s r p a
+u (FIN SYN RST PSH ACK URG; tcp:110:up is URG+PSH), or one of x (all six), n
+(none: a NULL segment) and i (flags ignored: a plain SYN, like tcp:110).
+Raw knocks need root, or on Linux CAP_NET_RAW:
+    sudo setcap cap_net_raw+ep $(command -v sesame)
+They are not available on Windows (exit status 2).
 
 Options:
     -u, --udp            Knock with UDP on ports that name no protocol.
@@ -104,6 +115,12 @@ Examples:
 
     The same sequence written as tportknockd frames:
         $ sesame myserver.example.com tcp:123 udp:456 tcp:789
+
+    Flag knocking on a single port (tportknockd's tcp:110:x tcp:110:up ...):
+        $ sudo sesame -v myserver.example.com tcp:110:x tcp:110:up tcp:110:n
+        hitting tcp 198.51.100.7:110 (flags UAPRSF)
+        hitting tcp 198.51.100.7:110 (flags UP)
+        hitting tcp 198.51.100.7:110 (flags none)
 
     UDP knocks 200 ms apart (for routers that take a fast sequence for a scan):
         $ sesame -u -d 200 myserver.example.com 8284 4721 18592 42912
@@ -502,6 +519,14 @@ func (r *request) parseArgs(args []string) error {
 		if o.Hosts, o.Knocks, err = client.ParseArgs(args, proto); err != nil {
 			return argsError(err)
 		}
+		if !client.RawFlagKnocks {
+			for _, k := range o.Knocks {
+				if k.Raw {
+					return &usageError{msg: fmt.Sprintf("%s: %v", k, client.ErrRawUnsupported),
+						hint: fmt.Sprintf("knock from Linux, macOS or a BSD, or use plain SYN knocks (tcp:%d) if the server accepts them", k.Port)}
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -602,7 +627,19 @@ func hint(err error) string {
 	case strings.Contains(msg, " has no IPv"):
 		return "leave out -4/-6 (or --source) to use the address family the host has"
 	}
+	var perm *client.RawPermissionError
+	if errors.As(err, &perm) {
+		return rawHint(runtime.GOOS)
+	}
 	return ""
+}
+
+// rawHint is the way to the privilege raw TCP flag knocks need.
+func rawHint(goos string) string {
+	if goos == "linux" {
+		return "run sesame as root, or allow it raw sockets once: sudo setcap cap_net_raw+ep $(command -v sesame)"
+	}
+	return "run sesame as root: sudo sesame ..."
 }
 
 // buildVersion is the module version when the binary was built from a

@@ -165,6 +165,7 @@ func TestVersion(t *testing.T) {
 }
 
 const helpHintLine = `sesame: hint: run "sesame --help" for the options and examples` + "\n"
+const flagsWant = "want any of f s r p a u (FIN SYN RST PSH ACK URG), or x (all six), n (none) or i (ignore flags: a plain SYN) alone"
 const orderHint = "sesame: hint: write the hosts first, then the ports: sesame HOST... PORT[:PROTO]...\n"
 
 func TestMisuse(t *testing.T) {
@@ -194,8 +195,12 @@ func TestMisuse(t *testing.T) {
 		{"myserver 65536", "sesame: error: port 65536 in \"65536\" is out of range: want 1 to 65535\n"},
 		{"myserver 7000:icmp", "sesame: error: invalid protocol \"icmp\" in \"7000:icmp\": want tcp or udp\n"},
 		{"myserver tcp:ssh", "sesame: error: invalid port \"ssh\" in \"tcp:ssh\": want a number from 1 to 65535\n"},
-		{"myserver:7000", "sesame: error: invalid port spec \"myserver:7000\": want PORT[:tcp|udp] or tcp|udp:PORT, each its own argument\n"},
-		{"myserver tcp:110:up", "sesame: error: raw TCP flag knock \"tcp:110:up\" is not supported yet (it will need root or CAP_NET_RAW); a plain SYN knock is \"tcp:110\"\n"},
+		{"myserver:7000", "sesame: error: invalid port spec \"myserver:7000\": want PORT[:tcp|udp] or tcp|udp:PORT[:FLAGS], each its own argument\n"},
+		{"myserver tcp:110:upz", "sesame: error: invalid flag \"z\" in \"tcp:110:upz\": " + flagsWant + "\n"},
+		{"myserver tcp:110:xs", "sesame: error: invalid flags \"xs\" in \"tcp:110:xs\": x cannot be combined with other flags; " + flagsWant + "\n"},
+		{"myserver tcp:110:in", "sesame: error: invalid flags \"in\" in \"tcp:110:in\": i cannot be combined with other flags; " + flagsWant + "\n"},
+		{"myserver tcp:110:uu", "sesame: error: invalid flags \"uu\" in \"tcp:110:uu\": u given twice\n"},
+		{"myserver udp:110:up", "sesame: error: invalid port spec \"udp:110:up\": flags are for tcp frames only\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {

@@ -47,6 +47,8 @@ Options:
       --cleanup           remove everything sesame put in the firewalls the
                           configuration uses (native doors), then exit
       --list-interfaces   list the interfaces sesamed can listen on
+  -r, --refresh SEC       accepted for tportknockd; not needed: address
+                          changes are followed as they happen (netlink)
       --enroll CLIENT     enrol CLIENT for --event EVENT (a TOTP or cipher
                           event): create its secret, print its profile,
                           key URI and QR code, then exit
@@ -56,6 +58,10 @@ Options:
       --no-qr             print no QR code when enrolling
   -V, --version           print the version
   -h, --help              show this help
+
+Where tportknockd's options clash with knockd's, knockd's meaning wins:
+-l is --lookup (tportknockd's -l is --list-interfaces), -d runs in the
+background and -D logs debug lines (tportknockd's -D and -d).
 
 Examples:
   sesamed --check /etc/knockd.conf      validate before (re)starting
@@ -97,6 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		event      = fs.String("event", "", "")
 		host       = fs.String("host", "", "")
 		noQR       = fs.Bool("no-qr", false, "")
+		refresh    = fs.StringP("refresh", "r", "", "")
 	)
 	if err := fs.Parse(args); err != nil {
 		return usageError(stderr, err.Error())
@@ -112,6 +119,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	case *logFormat != "text" && *logFormat != "json":
 		return usageError(stderr, fmt.Sprintf("--log-format must be text or json, not %q", *logFormat))
+	case *refresh != "" && !allDigits(*refresh):
+		return usageError(stderr, fmt.Sprintf("-r/--refresh takes whole seconds (tportknockd's address refresh), not %q", *refresh))
 	case *enrollName != "" && (*check != "" || *cleanup || *listIfaces || *background):
 		return usageError(stderr, "--enroll does one thing and exits: give it without --check, --cleanup, --list-interfaces or -d")
 	case *listIfaces:
@@ -191,6 +200,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // configPath applies knockd's default and sesame's fallback.
 func configPath(flag string) (string, error) {
 	if flag != "" {
@@ -246,7 +264,11 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	if failed {
 		return 1
 	}
-	if err := config.Print(stdout, cfg); err != nil {
+	printConfig := config.Print
+	if cfg.Format == config.FormatTportknockd {
+		printConfig = config.PrintTportknockd // answer in the syntax it was read in
+	}
+	if err := printConfig(stdout, cfg); err != nil {
 		return fail(stderr, err)
 	}
 	return 0

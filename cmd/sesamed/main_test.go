@@ -76,6 +76,8 @@ func TestCLI(t *testing.T) {
 	openKeyConf := writeConf(t, "[vpn]\n\tCipher_Key_File = "+openKey+"\n\tStart_Command = true\n")
 	tests = append(tests,
 		cliCase{name: "enroll without event", args: []string{"-c", totpConf, "--enroll", "alice"}, code: 2, stderr: []string{"sesamed: error: --enroll needs --event EVENT"}},
+		cliCase{name: "tportknockd refresh is accepted", args: []string{"-r", "60", "-C", good}, code: 0, stdout: []string{"[openSSH]"}},
+		cliCase{name: "bad refresh", args: []string{"-r", "soon", "-C", good}, code: 2, stderr: []string{"sesamed: error: -r/--refresh takes whole seconds"}},
 		cliCase{name: "enroll with cleanup", args: []string{"-c", totpConf, "--enroll", "alice", "--event", "ssh", "--cleanup"}, code: 2, stderr: []string{"sesamed: error: --enroll does one thing and exits"}},
 		cliCase{name: "event without enroll", args: []string{"-c", totpConf, "--event", "ssh"}, code: 2, stderr: []string{"sesamed: error: --event, --host and --no-qr are for --enroll CLIENT"}},
 		cliCase{name: "enroll a TOTP client", args: []string{"-c", totpConf, "--enroll", "alice", "--event", "ssh", "--host", "ssh.example.com"}, code: 0,
@@ -86,6 +88,16 @@ func TestCLI(t *testing.T) {
 		cliCase{name: "check opens one-time files", args: []string{"-C", oneTime}, code: 0, stdout: []string{"One_Time_Sequences = " + otsFile},
 			stderr: []string{"sesamed: warning: " + otsFile + ":3: "}},
 		cliCase{name: "check fails on a missing one-time file", args: []string{"-C", oneTimeMissing}, code: 1, stderr: []string{oneTimeMissing + ":1: event [ot]: failed to open one-time sequences"}},
+	)
+	// tportknockd's configuration is detected by content and checked in
+	// its own syntax, flags normalised.
+	tport := writeConf(t, "# flag knocking\n<SSH2>\n sequence      = tcp:110:x tcp:110:up udp:53 tcp:110:I\n timeout       = 10\n start_command = echo %IP%\n</SSH2>\n")
+	tportBad := writeConf(t, "<SSH2>\n sequence = tcp:110:xs\n</SSH3>\n")
+	tests = append(tests,
+		cliCase{name: "check a tportknockd file", args: []string{"-C", tport}, code: 0, emptyError: true,
+			stdout: []string{"configuration read from " + tport + " (tportknockd format)", "\n<SSH2>\n", " sequence      = tcp:110:x tcp:110:pu udp:53 tcp:110:i\n", " timeout       = 10\n", " command_delay = 10\n", "</SSH2>\n"}},
+		cliCase{name: "check a bad tportknockd file", args: []string{"-C", tportBad}, code: 1,
+			stderr: []string{tportBad + `:2: bad sequence: frame 1 "tcp:110:xs": flag 'x' combined with others`, tportBad + ":3: </SSH3> does not match <SSH2> (line 1), expected </SSH2>"}},
 	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +122,7 @@ func TestCLI(t *testing.T) {
 			// Every line on stderr is one clear line with the program's prefix
 			// or a file:line position.
 			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-				if l != "" && !strings.HasPrefix(l, "sesamed: ") && !strings.HasPrefix(l, bad+":") && !strings.HasPrefix(l, oneTimeMissing+":") && !strings.HasPrefix(l, openKeyConf+":") {
+				if l != "" && !strings.HasPrefix(l, "sesamed: ") && !strings.HasPrefix(l, bad+":") && !strings.HasPrefix(l, oneTimeMissing+":") && !strings.HasPrefix(l, openKeyConf+":") && !strings.HasPrefix(l, tportBad+":") {
 					t.Errorf("stderr line without prefix or position: %q", l)
 				}
 			}

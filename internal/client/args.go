@@ -18,8 +18,10 @@ import (
 //	PROTO:PORT[:FLAGS]   tportknockd's frame form: tcp:7000, udp:8000
 //
 // A port without a protocol uses defaultProto (TCP, or UDP for -u).
-// Protocol names are tcp and udp, in any case. A frame with flags
-// (tcp:110:up) is a raw TCP flag knock, which is not supported yet.
+// Protocol names are tcp and udp, in any case. A TCP frame may have
+// tportknockd's flags (tcp:110:up): any of f s r p a u (FIN SYN RST PSH ACK
+// URG), x (all six) or n (none) make a raw TCP flag knock; i (the daemon
+// ignores the flags) is a plain SYN knock, like tcp:110.
 //
 // An IP literal (2001:db8::1, [2001:db8::1], fe80::1%eth0) is a host,
 // never a port spec; a host name has no colons.
@@ -77,6 +79,9 @@ func parseSpec(arg string, defaultProto packet.Proto) (Knock, error) {
 		if err != nil {
 			return Knock{}, err
 		}
+		if len(f) > 3 {
+			return Knock{}, fmt.Errorf("invalid port spec %q: want PROTO:PORT[:FLAGS], like tcp:110:up", arg)
+		}
 		if len(f) == 3 {
 			if p != packet.TCP {
 				return Knock{}, fmt.Errorf("invalid port spec %q: flags are for tcp frames only", arg)
@@ -84,12 +89,12 @@ func parseSpec(arg string, defaultProto packet.Proto) (Knock, error) {
 			if f[2] == "" {
 				return Knock{}, fmt.Errorf("invalid port spec %q: empty flags (drop the last colon for a plain knock)", arg)
 			}
-			return Knock{}, fmt.Errorf("raw TCP flag knock %q is not supported yet (it will need root or CAP_NET_RAW); a plain SYN knock is %q", arg, "tcp:"+f[1])
+			return parseFlags(f[2], arg, port)
 		}
 		return Knock{Proto: p, Port: port}, nil
 	}
 	if len(f) > 2 || !allDigits(f[0]) && f[0] != "" {
-		return Knock{}, fmt.Errorf("invalid port spec %q: want PORT[:tcp|udp] or tcp|udp:PORT, each its own argument", arg)
+		return Knock{}, fmt.Errorf("invalid port spec %q: want PORT[:tcp|udp] or tcp|udp:PORT[:FLAGS], each its own argument", arg)
 	}
 	port, err := parsePort(f[0], arg)
 	if err != nil {

@@ -90,10 +90,21 @@ func TestParseArgsErrors(t *testing.T) {
 		{"unknown proto", []string{"srv", "7000:icmp"}, `invalid protocol "icmp" in "7000:icmp": want tcp or udp`},
 		{"empty proto", []string{"srv", "7000:"}, `invalid protocol "" in "7000:": want tcp or udp`},
 		{"empty port", []string{"srv", ":tcp"}, `invalid port "" in ":tcp": want a number from 1 to 65535`},
-		{"host:port", []string{"srv:7000"}, `invalid port spec "srv:7000": want PORT[:tcp|udp] or tcp|udp:PORT, each its own argument`},
-		{"too many fields", []string{"srv", "7000:tcp:syn"}, `invalid port spec "7000:tcp:syn": want PORT[:tcp|udp] or tcp|udp:PORT, each its own argument`},
-		{"raw flag knock", []string{"srv", "tcp:110:up"}, `raw TCP flag knock "tcp:110:up" is not supported yet (it will need root or CAP_NET_RAW); a plain SYN knock is "tcp:110"`},
-		{"raw flag knock later", []string{"srv", "tcp:7000", "tcp:8000:s"}, `raw TCP flag knock "tcp:8000:s" is not supported yet (it will need root or CAP_NET_RAW); a plain SYN knock is "tcp:8000"`},
+		{"host:port", []string{"srv:7000"}, `invalid port spec "srv:7000": want PORT[:tcp|udp] or tcp|udp:PORT[:FLAGS], each its own argument`},
+		{"too many fields", []string{"srv", "7000:tcp:syn"}, `invalid port spec "7000:tcp:syn": want PORT[:tcp|udp] or tcp|udp:PORT[:FLAGS], each its own argument`},
+		{"frame too many fields", []string{"srv", "tcp:110:up:x"}, `invalid port spec "tcp:110:up:x": want PROTO:PORT[:FLAGS], like tcp:110:up`},
+		{"unknown flag", []string{"srv", "tcp:110:upz"}, `invalid flag "z" in "tcp:110:upz": ` + flagsWant},
+		{"flag names", []string{"srv", "tcp:110:syn"}, `invalid flag "y" in "tcp:110:syn": ` + flagsWant},
+		{"digit flag", []string{"srv", "tcp:110:1"}, `invalid flag "1" in "tcp:110:1": ` + flagsWant},
+		{"x mixed", []string{"srv", "tcp:110:xs"}, `invalid flags "xs" in "tcp:110:xs": x cannot be combined with other flags; ` + flagsWant},
+		{"x mixed late", []string{"srv", "tcp:110:sX"}, `invalid flags "sX" in "tcp:110:sX": X cannot be combined with other flags; ` + flagsWant},
+		{"n mixed", []string{"srv", "tcp:110:an"}, `invalid flags "an" in "tcp:110:an": n cannot be combined with other flags; ` + flagsWant},
+		{"i mixed", []string{"srv", "tcp:110:is"}, `invalid flags "is" in "tcp:110:is": i cannot be combined with other flags; ` + flagsWant},
+		{"x twice", []string{"srv", "tcp:110:xx"}, `invalid flags "xx" in "tcp:110:xx": x cannot be combined with other flags; ` + flagsWant},
+		{"n and i", []string{"srv", "tcp:110:ni"}, `invalid flags "ni" in "tcp:110:ni": n cannot be combined with other flags; ` + flagsWant},
+		{"repeated flag", []string{"srv", "tcp:110:upu"}, `invalid flags "upu" in "tcp:110:upu": u given twice`},
+		{"bad flag later", []string{"srv", "tcp:7000", "tcp:8000:q"}, `invalid flag "q" in "tcp:8000:q": ` + flagsWant},
+		{"flags on knock form", []string{"srv", "110:tcp:up"}, `invalid port spec "110:tcp:up": want PORT[:tcp|udp] or tcp|udp:PORT[:FLAGS], each its own argument`},
 		{"udp flags", []string{"srv", "udp:110:up"}, `invalid port spec "udp:110:up": flags are for tcp frames only`},
 		{"empty flags", []string{"srv", "tcp:110:"}, `invalid port spec "tcp:110:": empty flags (drop the last colon for a plain knock)`},
 		{"host after ports", []string{"h1", "7000", "h2", "8000"}, `unexpected "h2" after the ports: hosts come first, then ports`},
@@ -114,6 +125,90 @@ func TestParseArgsErrors(t *testing.T) {
 				t.Errorf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+func raw(p uint16, f packet.TCPFlags) Knock {
+	return Knock{Proto: packet.TCP, Port: p, Raw: true, Flags: f}
+}
+
+// TestParseFlags covers every tportknockd flag combination: each of the 64
+// subsets of f s r p a u, in two orders and both cases, and x, n, i.
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	bits := []packet.TCPFlags{packet.FIN, packet.SYN, packet.RST, packet.PSH, packet.ACK, packet.URG}
+	for set := 1; set < 64; set++ {
+		var fwd, rev string
+		var want packet.TCPFlags
+		for i, b := range bits {
+			if set&(1<<i) != 0 {
+				fwd += string("fsrpau"[i])
+				rev = string("fsrpau"[i]) + rev
+				want |= b
+			}
+		}
+		for _, letters := range []string{fwd, rev, strings.ToUpper(rev)} {
+			arg := "tcp:110:" + letters
+			_, ks, err := ParseArgs([]string{"srv", arg}, packet.TCP)
+			if err != nil {
+				t.Errorf("%s: %v", arg, err)
+				continue
+			}
+			if got := ks[0]; got != raw(110, want) {
+				t.Errorf("%s = %+v, want flags %s", arg, got, want)
+			}
+			// String is the frame again, letters in header order.
+			if _, again, err := ParseArgs([]string{"srv", ks[0].String()}, packet.TCP); err != nil || again[0] != ks[0] {
+				t.Errorf("%s: String %q does not parse back: %v, %v", arg, ks[0], again, err)
+			}
+		}
+	}
+	tests := []struct {
+		arg     string
+		want    Knock
+		str     string // Knock.String
+		display string // -v's " (flags ...)"
+	}{
+		{"tcp:110:x", raw(110, packet.AllFlags), "tcp:110:x", " (flags UAPRSF)"},
+		{"tcp:110:X", raw(110, packet.AllFlags), "tcp:110:x", " (flags UAPRSF)"},
+		{"tcp:110:fsrpau", raw(110, packet.AllFlags), "tcp:110:x", " (flags UAPRSF)"},
+		{"tcp:110:n", raw(110, 0), "tcp:110:n", " (flags none)"},
+		{"tcp:110:N", raw(110, 0), "tcp:110:n", " (flags none)"},
+		{"tcp:110:i", tcp(110), "110:tcp", ""},
+		{"tcp:110:I", tcp(110), "110:tcp", ""},
+		{"tcp:110:up", raw(110, packet.URG|packet.PSH), "tcp:110:up", " (flags UP)"},
+		{"tcp:110:pu", raw(110, packet.URG|packet.PSH), "tcp:110:up", " (flags UP)"},
+		{"tcp:123:frap", raw(123, packet.FIN|packet.RST|packet.ACK|packet.PSH), "tcp:123:aprf", " (flags APRF)"},
+		{"tcp:12430:a", raw(12430, packet.ACK), "tcp:12430:a", " (flags A)"},
+		{"tcp:7:s", raw(7, packet.SYN), "tcp:7:s", " (flags S)"},
+		{"TCP:7:sa", raw(7, packet.SYN|packet.ACK), "tcp:7:as", " (flags AS)"},
+	}
+	for _, tt := range tests {
+		_, ks, err := ParseArgs([]string{"srv", tt.arg}, packet.UDP)
+		if err != nil {
+			t.Errorf("%s: %v", tt.arg, err)
+			continue
+		}
+		k := ks[0]
+		if k != tt.want || k.String() != tt.str || k.flagsSuffix() != tt.display {
+			t.Errorf("%s = %+v %q %q, want %+v %q %q", tt.arg, k, k.String(), k.flagsSuffix(), tt.want, tt.str, tt.display)
+		}
+	}
+}
+
+// TestParseArgsFlagSequence is the seed's sequence, flag knocks mixed with
+// UDP and plain knocks, in order.
+func TestParseArgsFlagSequence(t *testing.T) {
+	t.Parallel()
+	args := strings.Fields("srv udp:1234 tcp:543 tcp:543:i tcp:123:frap tcp:434:x tcp:2345:n 7000 8000:udp")
+	_, ks, err := ParseArgs(args, packet.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Knock{udp(1234), tcp(543), tcp(543), raw(123, packet.FIN|packet.RST|packet.ACK|packet.PSH),
+		raw(434, packet.AllFlags), raw(2345, 0), tcp(7000), udp(8000)}
+	if !reflect.DeepEqual(ks, want) {
+		t.Errorf("knocks:\n got %v\nwant %v", ks, want)
 	}
 }
 

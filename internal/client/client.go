@@ -17,6 +17,12 @@
 //
 // A UDP knock is exactly one datagram whose payload is a single zero byte,
 // as knockd's knock client sends it (an empty string sent with length 1).
+//
+// A raw TCP flag knock (tportknockd's tcp:110:up) is exactly one TCP
+// segment with exactly the frame's flags, built here and sent from a raw
+// socket, which needs root or CAP_NET_RAW (see flags.go). Run opens a raw
+// socket of each family it needs before it sends anything, so that a
+// missing privilege stops a sequence before its first knock, not half-way.
 package client
 
 import (
@@ -32,15 +38,33 @@ import (
 	"github.com/sesame-knock/sesame/internal/packet"
 )
 
-// Knock is one element of a sequence: a protocol and a destination port.
+// Knock is one element of a sequence: a protocol and a destination port,
+// and for a raw TCP flag knock the flags of its segment.
 type Knock struct {
 	Proto packet.Proto
 	Port  uint16
+	// Raw marks a raw TCP flag knock: one segment with exactly Flags (none
+	// for a NULL segment), sent from a raw socket. Proto is then TCP.
+	Raw   bool
+	Flags packet.TCPFlags
 }
 
-// String gives the knock in knock's command-line form, "7000:tcp".
+// String gives the knock in knock's command-line form, "7000:tcp", or a
+// raw knock in tportknockd's frame form, "tcp:110:up".
 func (k Knock) String() string {
+	if k.Raw {
+		return fmt.Sprintf("%s:%d:%s", k.Proto, k.Port, flagString(k.Flags))
+	}
 	return fmt.Sprintf("%d:%s", k.Port, k.Proto)
+}
+
+// flagsSuffix is " (flags UP)" for a raw knock, "" for others: what -v
+// and errors add to "tcp 198.51.100.7:110".
+func (k Knock) flagsSuffix() string {
+	if !k.Raw {
+		return ""
+	}
+	return " (flags " + flagDisplay(k.Flags) + ")"
 }
 
 // Options says what to knock, where and how.
@@ -65,7 +89,8 @@ type Options struct {
 	// and only hosts with an address of its family can be knocked.
 	Source netip.Addr
 	// Verbose, when not nil, receives one line per knock, just before it is
-	// sent, in knock's -v format: "hitting tcp 198.51.100.7:7000".
+	// sent, in knock's -v format: "hitting tcp 198.51.100.7:7000", and for
+	// a raw TCP flag knock "hitting tcp 198.51.100.7:110 (flags UP)".
 	Verbose io.Writer
 
 	wait func(context.Context, time.Duration) error // tests record delays
@@ -109,6 +134,11 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		dsts[i] = a
+	}
+	if hasRaw(o.Knocks) {
+		if err := checkRaw(dsts); err != nil {
+			return err
+		}
 	}
 	complete, err := o.knock(ctx, dsts)
 	if o.Sequence != nil && complete > 0 {
@@ -169,9 +199,16 @@ func (o *Options) knock(ctx context.Context, dsts []netip.Addr) (complete int, e
 			if o.Verbose != nil {
 				// knock prints the address as getnameinfo gives it:
 				// IPv6 without brackets ("hitting tcp ::1:7000").
-				fmt.Fprintf(o.Verbose, "hitting %s %s:%d\n", k.Proto, dst, k.Port)
+				fmt.Fprintf(o.Verbose, "hitting %s %s:%d%s\n", k.Proto, dst, k.Port, k.flagsSuffix())
 			}
-			if err := send(k, netip.AddrPortFrom(dst, k.Port), o.Source); err != nil {
+			to := netip.AddrPortFrom(dst, k.Port)
+			var err error
+			if k.Raw {
+				err = sendRaw(k.Flags, to, o.Source)
+			} else {
+				err = send(k, to, o.Source)
+			}
+			if err != nil {
 				return complete, &KnockError{Knock: k, Addr: dst, Err: err}
 			}
 		}
@@ -188,8 +225,8 @@ type KnockError struct {
 }
 
 func (e *KnockError) Error() string {
-	return fmt.Sprintf("failed to knock %s %s: %v", e.Knock.Proto,
-		netip.AddrPortFrom(e.Addr, e.Knock.Port), e.Err)
+	return fmt.Sprintf("failed to knock %s %s%s: %v", e.Knock.Proto,
+		netip.AddrPortFrom(e.Addr, e.Knock.Port), e.Knock.flagsSuffix(), e.Err)
 }
 
 func (e *KnockError) Unwrap() error { return e.Err }
@@ -235,6 +272,12 @@ func checkKnocks(ks []Knock) error {
 		}
 		if k.Proto != packet.TCP && k.Proto != packet.UDP {
 			return fmt.Errorf("invalid knock %s: only tcp and udp knocks are supported", k)
+		}
+		if k.Raw && k.Proto != packet.TCP {
+			return fmt.Errorf("invalid knock %s: flags are for tcp knocks only", k)
+		}
+		if k.Flags&^packet.AllFlags != 0 || !k.Raw && k.Flags != 0 {
+			return fmt.Errorf("invalid knock %s: flags %#x are not a raw knock's FIN SYN RST PSH ACK URG", k, uint8(k.Flags))
 		}
 	}
 	return nil

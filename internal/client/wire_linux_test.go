@@ -41,6 +41,7 @@ type wirePacket struct {
 	proto    packet.Proto
 	flags    packet.TCPFlags
 	payload  []byte
+	l4       []byte // the transport header and payload, as captured
 }
 
 func (p wirePacket) String() string {
@@ -183,6 +184,7 @@ func decodeIP(b []byte) (wirePacket, bool) {
 	}
 	sport, dport := binary.BigEndian.Uint16(l4[0:]), binary.BigEndian.Uint16(l4[2:])
 	p.src, p.dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
+	p.l4 = append([]byte(nil), l4...)
 	switch p.proto {
 	case packet.TCP:
 		if len(l4) < 20 {

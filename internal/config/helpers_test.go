@@ -24,6 +24,11 @@ func dump(c *Config) string {
 		p := fmt.Sprintf("Events[%d].", i)
 		fmt.Fprintf(&b, "%sName: %q\n%sPos: %v\n", p, ev.Name, p, ev.Pos)
 		fmt.Fprintf(&b, "%sSequence: %s\n%sOneTimeFile: %q\n", p, FormatSequence(ev.Sequence), p, ev.OneTimeFile)
+		for j, e := range ev.Sequence {
+			if e.Flags != (FrameFlags{}) {
+				fmt.Fprintf(&b, "%sSequence[%d].Flags: %+v\n", p, j, e.Flags)
+			}
+		}
 		fmt.Fprintf(&b, "%sSeqTimeout: %v\n%sFlags: %q\n", p, ev.SeqTimeout, p, ev.Flags.String())
 		fmt.Fprintf(&b, "%sStartCommand: %q\n%sStartCommand6: %q\n", p, ev.StartCommand, p, ev.StartCommand6)
 		fmt.Fprintf(&b, "%sStopCommand: %q\n%sStopCommand6: %q\n", p, ev.StopCommand, p, ev.StopCommand6)

@@ -30,13 +30,15 @@ import (
 // DefaultPidFile is knockd's pid file when neither -p nor PidFile is given.
 const DefaultPidFile = "/var/run/knockd.pid"
 
-// Load reads a knockd.conf file and parses it. Config.Source is path.
+// Load reads a configuration file and parses it in the format its content
+// shows (DetectFormat: tportknockd's <NAME> blocks or knockd.conf).
+// Config.Source is path, Config.Format the format.
 func Load(path string) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read configuration: %w", err)
 	}
-	return ParseKnockd(path, src)
+	return Parse(path, src)
 }
 
 // ParseKnockd parses knockd.conf text; file names it in messages and in
@@ -46,6 +48,7 @@ func ParseKnockd(file string, src []byte) (*Config, error) {
 		file: file,
 		cfg: &Config{
 			Source:  file,
+			Format:  FormatKnockd,
 			Options: Options{ScanGuard: true, MaxAttempts: DefaultMaxAttempts},
 		},
 		optSeen: map[string]int{},

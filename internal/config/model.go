@@ -26,7 +26,10 @@ const (
 // Config is a whole, validated configuration.
 type Config struct {
 	// Source names where the configuration came from (a file path).
-	Source  string
+	Source string
+	// Format is the syntax it was read in: FormatKnockd ("knockd.conf")
+	// or FormatTportknockd ("tportknockd"). "" means knockd.conf.
+	Format  string
 	Options Options
 	Events  []Event
 

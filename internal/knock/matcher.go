@@ -78,7 +78,9 @@ type Options struct {
 	// port scan cannot walk into a door. It also gives an event without a
 	// flag rule the rule "!ack": ACK segments — established traffic, and
 	// ACK scans, which would otherwise walk an ascending sequence unseen —
-	// are not knocks.
+	// are not knocks. An event whose elements carry their own exact flags
+	// (tportknockd's flag knocks, where an ACK may be part of the knock)
+	// gets no such rule: its elements already say which segments count.
 	ScanGuard bool
 }
 
@@ -208,7 +210,7 @@ func New(events []Event, opts Options) *Matcher {
 			timeouts[t] = li
 			m.tlists = append(m.tlists, list{})
 		}
-		if opts.ScanGuard && ev.Flags.IsZero() {
+		if opts.ScanGuard && ev.Flags.IsZero() && !hasFrameFlags(ev.Sequence) {
 			ev.Flags.Clear = packet.ACK
 		}
 		m.events[i] = eventState{Event: ev, timeout: t, tlist: li}
@@ -391,6 +393,16 @@ func (m *Matcher) gather(ref uint32, a *attempt, h *packet.Hit, out []Outcome) [
 		}
 	}
 	return append(out, o)
+}
+
+// hasFrameFlags reports whether some element requires exact TCP flags.
+func hasFrameFlags(seq []config.Element) bool {
+	for _, el := range seq {
+		if el.Flags.Exact {
+			return true
+		}
+	}
+	return false
 }
 
 // sortByEvent orders one hit's outcomes by event (insertion sort: there

@@ -458,3 +458,40 @@ func TestNoLocalAddressFailsClosed(t *testing.T) {
 		t.Fatalf("after the address appears knocks count again; got %v", got)
 	}
 }
+
+// tportknockd's flag knocking: one port, told apart by exact flag sets,
+// ACK-carrying ones included, with the scan guard on.
+func TestFlagKnocks(t *testing.T) {
+	t.Parallel()
+	exact := func(f packet.TCPFlags) config.Element {
+		return config.Element{Proto: packet.TCP, Port: 110, Flags: config.FrameFlags{Exact: true, Value: f}}
+	}
+	all := packet.FIN | packet.SYN | packet.RST | packet.PSH | packet.ACK | packet.URG
+	up := packet.URG | packet.PSH
+	seq := []config.Element{exact(all), exact(up), exact(up), exact(0), {Proto: packet.TCP, Port: 110}}
+	const a = "198.18.0.2"
+	knock := func(fs ...packet.TCPFlags) []step {
+		var s []step
+		for _, f := range fs {
+			s = append(s, flags(step{src: a, proto: packet.TCP, port: 110}, f))
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name  string
+		steps []step
+		want  string
+	}{
+		{"the seed's sequence", knock(all, up, up, 0, packet.ACK), "open e0 198.18.0.2 5/5"},
+		{"ignore takes any flags", knock(all, up, up, 0, packet.SYN), "open e0 198.18.0.2 5/5"},
+		{"one wrong flag", knock(all, up, up|packet.FIN, 0, packet.SYN), "fail e0 198.18.0.2 2/5"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New([]Event{{Sequence: seq, Timeout: 5 * time.Second}}, Options{ScanGuard: true})
+			got := run(t, m, tt.steps)
+			if len(got) == 0 || got[len(got)-1] != tt.want {
+				t.Fatalf("outcomes:\n%s\nwant last %q", strings.Join(got, "\n"), tt.want)
+			}
+		})
+	}
+}
