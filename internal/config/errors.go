@@ -61,3 +61,32 @@ func (es Errors) errOrNil() error {
 	}
 	return es.sorted()
 }
+
+// diagnostics collects what a parser finds wrong, each with file:line:
+// errors (the file is refused) and warnings (it loads, but looks wrong).
+// Every format's parser embeds it, so all report alike.
+type diagnostics struct {
+	file  string
+	errs  Errors
+	warns Errors
+}
+
+func (d *diagnostics) errorf(line int, format string, args ...any) {
+	d.errs = append(d.errs, Error{Pos{d.file, line}, fmt.Sprintf(format, args...)})
+}
+
+func (d *diagnostics) warnf(line int, format string, args ...any) {
+	d.warns = append(d.warns, Error{Pos{d.file, line}, fmt.Sprintf(format, args...)})
+}
+
+// text returns line n trimmed as knockd trims it, or false for a blank
+// line, a comment (first non-blank character '#') or a line holding a NUL
+// byte (reported).
+func (d *diagnostics) text(n int, raw string) (string, bool) {
+	if strings.IndexByte(raw, 0) >= 0 {
+		d.errorf(n, "NUL byte in line, expected text")
+		return "", false
+	}
+	t := trimBlank(raw)
+	return t, t != "" && t[0] != '#'
+}

@@ -45,7 +45,7 @@ func Load(path string) (*Config, error) {
 // Config.Source. On failure the error is an Errors listing every problem.
 func ParseKnockd(file string, src []byte) (*Config, error) {
 	p := &knockdParser{
-		file: file,
+		diagnostics: diagnostics{file: file},
 		cfg: &Config{
 			Source:  file,
 			Format:  FormatKnockd,
@@ -67,10 +67,8 @@ func ParseKnockd(file string, src []byte) (*Config, error) {
 }
 
 type knockdParser struct {
-	file  string
-	cfg   *Config
-	errs  Errors
-	warns Errors
+	diagnostics
+	cfg *Config
 
 	inSection bool
 	inOptions bool
@@ -87,21 +85,9 @@ type eventState struct {
 	syslogReported bool
 }
 
-func (p *knockdParser) errorf(line int, format string, args ...any) {
-	p.errs = append(p.errs, Error{Pos{p.file, line}, fmt.Sprintf(format, args...)})
-}
-
-func (p *knockdParser) warnf(line int, format string, args ...any) {
-	p.warns = append(p.warns, Error{Pos{p.file, line}, fmt.Sprintf(format, args...)})
-}
-
 func (p *knockdParser) line(n int, raw string) {
-	if strings.IndexByte(raw, 0) >= 0 {
-		p.errorf(n, "NUL byte in line, expected text")
-		return
-	}
-	t := trimBlank(raw)
-	if t == "" || t[0] == '#' {
+	t, ok := p.text(n, raw)
+	if !ok {
 		return
 	}
 	if t[0] == '[' && len(t) >= 2 && t[len(t)-1] == ']' {

@@ -212,7 +212,7 @@ func ExpandHome(path string) (string, error) {
 // ParseProfiles parses a client profiles file; file names it in messages.
 // On failure the error is an Errors listing every problem.
 func ParseProfiles(file string, src []byte) ([]Profile, error) {
-	p := &profileParser{file: file, names: map[string]int{}}
+	p := &profileParser{diagnostics: diagnostics{file: file}, names: map[string]int{}}
 	for i, line := range strings.Split(string(src), "\n") {
 		p.line(i+1, line)
 	}
@@ -224,8 +224,7 @@ func ParseProfiles(file string, src []byte) ([]Profile, error) {
 }
 
 type profileParser struct {
-	file     string
-	errs     Errors
+	diagnostics
 	profiles []Profile
 	names    map[string]int // profile name → line of its header
 
@@ -241,17 +240,9 @@ type profileState struct {
 	cipher ProfileCipher
 }
 
-func (p *profileParser) errorf(line int, format string, args ...any) {
-	p.errs = append(p.errs, Error{Pos{p.file, line}, fmt.Sprintf(format, args...)})
-}
-
 func (p *profileParser) line(n int, raw string) {
-	if strings.IndexByte(raw, 0) >= 0 {
-		p.errorf(n, "NUL byte in line, expected text")
-		return
-	}
-	t := trimBlank(raw)
-	if t == "" || t[0] == '#' {
+	t, ok := p.text(n, raw)
+	if !ok {
 		return
 	}
 	if t[0] == '[' {

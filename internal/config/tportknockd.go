@@ -88,9 +88,9 @@ var tportKeys = []string{"sequence", "timeout", "start_command", "stop_command",
 // every problem.
 func ParseTportknockd(file string, src []byte) (*Config, error) {
 	p := &tportParser{
-		file:  file,
-		cfg:   &Config{Source: file, Format: FormatTportknockd, Options: Options{ScanGuard: true, MaxAttempts: DefaultMaxAttempts}},
-		names: map[string]int{},
+		diagnostics: diagnostics{file: file},
+		cfg:         &Config{Source: file, Format: FormatTportknockd, Options: Options{ScanGuard: true, MaxAttempts: DefaultMaxAttempts}},
+		names:       map[string]int{},
 	}
 	for i, line := range strings.Split(string(src), "\n") {
 		p.line(i+1, line)
@@ -107,10 +107,8 @@ func ParseTportknockd(file string, src []byte) (*Config, error) {
 }
 
 type tportParser struct {
-	file  string
+	diagnostics
 	cfg   *Config
-	errs  Errors
-	warns Errors
 	names map[string]int // event name -> line of its open tag
 
 	ev     *Event // the block being read
@@ -119,17 +117,9 @@ type tportParser struct {
 	seqErr bool
 }
 
-func (p *tportParser) errorf(line int, format string, args ...any) {
-	p.errs = append(p.errs, Error{Pos{p.file, line}, fmt.Sprintf(format, args...)})
-}
-
 func (p *tportParser) line(n int, raw string) {
-	if strings.IndexByte(raw, 0) >= 0 {
-		p.errorf(n, "NUL byte in line, expected text")
-		return
-	}
-	t := trimBlank(raw)
-	if t == "" || t[0] == '#' {
+	t, ok := p.text(n, raw)
+	if !ok {
 		return
 	}
 	if t[0] == '<' {
@@ -161,7 +151,7 @@ func (p *tportParser) line(n int, raw string) {
 		return
 	}
 	if prev, ok := p.seen[key]; ok {
-		p.warns = append(p.warns, Error{Pos{p.file, n}, fmt.Sprintf("%s already set on line %d in <%s>: this later value wins", key, prev, p.ev.Name)})
+		p.warnf(n, "%s already set on line %d in <%s>: this later value wins", key, prev, p.ev.Name)
 	}
 	p.seen[key] = n
 	ev := p.ev
