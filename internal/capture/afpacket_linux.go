@@ -107,18 +107,18 @@ func openAFPacket(ifname string, spec FilterSpec) (*AFPacket, error) {
 // LinkType says how the source's frames start.
 func (s *AFPacket) LinkType() packet.LinkType { return s.link }
 
-// Stats returns how many packets the filter passed and Run read from the
-// ring, and how many the kernel dropped because the ring was full. The drop
-// count is refreshed by Run every statsEvery packets and whenever the
-// interface is idle for a poll timeout. Safe to call from any goroutine.
-func (s *AFPacket) Stats() (packets, drops uint64) {
-	return s.packets.Load(), s.drops.Load()
-}
+// Name is the interface's name.
+func (s *AFPacket) Name() string { return s.ifname }
 
-// DecodeErrors returns how many packets the filter passed that did not
-// decode into a hit (malformed, truncated, not TCP/UDP past an IPv6
-// extension header, later fragments).
-func (s *AFPacket) DecodeErrors() uint64 { return s.errs.Load() }
+// Stats returns how many packets the filter passed and Run read from the
+// ring, how many the kernel dropped because the ring was full, and how
+// many did not decode into a hit (malformed, truncated, not TCP/UDP past
+// an IPv6 extension header, later fragments). The drop count is refreshed
+// by Run every statsEvery packets and whenever the interface is idle for a
+// poll timeout. Safe to call from any goroutine.
+func (s *AFPacket) Stats() Stats {
+	return Stats{Packets: s.packets.Load(), Drops: s.drops.Load(), Undecodable: s.errs.Load()}
+}
 
 // Close releases a source that will not be Run. After Run has started,
 // Run closes the socket itself when its context is cancelled, and Close

@@ -28,10 +28,10 @@ func (s *AFPacket) Run(ctx context.Context, sink Sink) error { return errNotSupp
 func (s *AFPacket) LinkType() packet.LinkType { return 0 }
 
 // Stats returns zeros.
-func (s *AFPacket) Stats() (packets, drops uint64) { return 0, 0 }
+func (s *AFPacket) Stats() Stats { return Stats{} }
 
-// DecodeErrors returns zero.
-func (s *AFPacket) DecodeErrors() uint64 { return 0 }
+// Name is the interface's name.
+func (s *AFPacket) Name() string { return "" }
 
 // Close does nothing.
 func (s *AFPacket) Close() error { return nil }

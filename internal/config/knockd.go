@@ -59,6 +59,9 @@ func ParseKnockd(file string, src []byte) (*Config, error) {
 	}
 	p.endSection()
 	p.checkNames()
+	if msg := CheckCaptures(p.cfg); msg != "" {
+		p.errorf(p.optSeen["Capture"], "%s", msg)
+	}
 	if err := p.errs.errOrNil(); err != nil {
 		return nil, err
 	}

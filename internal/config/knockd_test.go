@@ -236,7 +236,7 @@ func TestErrors(t *testing.T) {
 		{"unknown directive without suggestion", "[options]\nFoo = 1",
 			`k.conf:2: unknown directive "Foo", expected one of UseSyslog, LogFile, PidFile, Interface, ScanGuard, MaxAttempts, StateDir`},
 		{"word without =", "[e]\nsequence=1\nbogus",
-			`k.conf:3: unknown directive "bogus", expected one of Sequence, One_Time_Sequences, Seq_Timeout, TCPFlags, Start_Command, Start_Command_6, Cmd_Timeout, Stop_Command, Stop_Command_6, Target, Open, Open_Timeout, Firewall, Nft_Table, Firewalld_Zone, TOTP_Secret_File, TOTP_Ports, TOTP_Length, TOTP_Step, TOTP_Skew, Cipher_Key_File, Cipher_Ports, Cipher_Max_Age`},
+			`k.conf:3: unknown directive "bogus", expected one of Sequence, One_Time_Sequences, Seq_Timeout, TCPFlags, Start_Command, Start_Command_6, Cmd_Timeout, Stop_Command, Stop_Command_6, Target, Open, Open_Timeout, Firewall, Nft_Table, Firewalld_Zone, UDP_Payload, Lockout, TOTP_Secret_File, TOTP_Ports, TOTP_Length, TOTP_Step, TOTP_Skew, Cipher_Key_File, Cipher_Ports, Cipher_Max_Age`},
 		{"known directive without value", "[e]\nsequence",
 			"k.conf:2: Sequence needs a value, expected \"Sequence = ...\"\nk.conf:1: event [e] has no Sequence, expected Sequence = port[:tcp|udp],... or a file: One_Time_Sequences, TOTP_Secret_File or Cipher_Key_File = FILE"},
 		{"UseSyslog with value", "[options]\nUseSyslog = yes",

@@ -51,6 +51,9 @@ type Options struct {
 	// StateDir holds what must survive a restart: the replay cache of
 	// TOTP and cipher knocks ("" = DefaultStateDir).
 	StateDir string
+	// Capture lists where hits come from (SPEC §5); empty means AF_PACKET
+	// on the interfaces.
+	Capture []Capture
 }
 
 // DefaultMaxAttempts bounds the attempts in progress the matcher keeps.
@@ -72,6 +75,14 @@ type Event struct {
 
 	SeqTimeout time.Duration
 	Flags      FlagRule // knockd's TCPFlags; applies to TCP hits only
+	// Payload, when set, is the exact payload a UDP knock must carry
+	// (port-knocking-doors' "knock\n"); a datagram with another payload
+	// on a sequence port is a wrong knock.
+	Payload string
+	// Lockout, when set, is how long a source that failed an attempt is
+	// ignored by the event (port-knocking-doors'
+	// ignoring_period_after_knock_error).
+	Lockout time.Duration
 
 	// The commands run for a successful knock. StartCommand6 and
 	// StopCommand6 are what runs for an IPv6 source, already resolved: the

@@ -62,6 +62,12 @@ func Print(w io.Writer, c *Config) error {
 		return err
 	}
 	optLine(bw, "StateDir", o.StateDir, "not set: "+DefaultStateDir+" (the replay cache of TOTP and cipher knocks)")
+	for _, c := range o.Capture {
+		if c.Kind == CapturePcap && (strings.ContainsAny(c.File, ",\n\x00") || c.File != trimBlank(c.File)) {
+			return fmt.Errorf("cannot print Capture pcap file %q as knockd.conf", c.File)
+		}
+	}
+	optLine(bw, "Capture", FormatCapture(o.Capture), "not set: afpacket on the interfaces")
 
 	for i := range c.Events {
 		if err := printEvent(bw, &c.Events[i]); err != nil {
@@ -101,6 +107,7 @@ func printEvent(bw *bufio.Writer, ev *Event) error {
 		}
 	}
 	kv(bw, "Seq_Timeout", secs(ev.SeqTimeout))
+	printCheck(bw, ev)
 	if ev.Flags.IsZero() {
 		bw.WriteString("\t# TCPFlags not set: TCP packets with any flags count\n")
 	} else {

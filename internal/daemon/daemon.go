@@ -229,8 +229,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 func runCapture(ctx context.Context, log *slog.Logger, name string, s *capture.AFPacket, spec capture.FilterSpec, sink capture.Sink) {
 	for {
 		err := s.Run(ctx, sink)
-		packets, drops := s.Stats()
-		log.Info("capture stats", "interface", name, "packets", packets, "drops", drops, "undecodable", s.DecodeErrors())
+		st := s.Stats()
+		log.Info("capture stats", "interface", name, "packets", st.Packets, "drops", st.Drops, "undecodable", st.Undecodable)
 		if ctx.Err() != nil {
 			return
 		}

@@ -295,6 +295,10 @@ func decodeUDP(data []byte, declared int, h *Hit) error {
 	h.SrcPort = be.Uint16(data[0:2])
 	h.DstPort = be.Uint16(data[2:4])
 	h.PayloadLen = clipLen(declared - udpLen)
+	// The head is what was both declared and captured.
+	if n := min(int(h.PayloadLen), len(data)-udpLen); n > 0 {
+		h.SetHead(data[udpLen : udpLen+n])
+	}
 	return nil
 }
 

@@ -78,6 +78,28 @@ type Hit struct {
 	// not as captured: a snap length that cuts the packet short does not
 	// change it. For the first fragment of a datagram it is that fragment's.
 	PayloadLen uint16
+	// Head holds the first HeadLen bytes of the UDP payload, as far as the
+	// capture has them (HeadLen <= PayloadLen): enough to check a short
+	// fixed knock payload such as port-knocking-doors' "knock\n" without
+	// keeping a reference to the capture buffer. TCP hits leave it empty.
+	Head    [HeadSize]byte
+	HeadLen uint8
+}
+
+// HeadSize is how many payload bytes a Hit keeps (see Hit.Head).
+const HeadSize = 16
+
+// HasPayload reports whether the hit's payload is exactly p: p is at most
+// HeadSize bytes long, the datagram declares len(p) payload bytes, and
+// the capture holds them all.
+func (h *Hit) HasPayload(p []byte) bool {
+	return int(h.PayloadLen) == len(p) && int(h.HeadLen) == len(p) && string(h.Head[:h.HeadLen]) == string(p)
+}
+
+// SetHead copies the first bytes of a datagram's payload into h.Head, for
+// sources that read datagrams rather than frames (UDP sockets).
+func (h *Hit) SetHead(payload []byte) {
+	h.HeadLen = uint8(copy(h.Head[:], payload))
 }
 
 // String formats the hit for debugging, e.g.
