@@ -234,7 +234,7 @@ func TestErrors(t *testing.T) {
 		{"unknown alias suggestion", "[e]\nsequence=1\ncomand = x",
 			`k.conf:3: unknown directive "comand" (did you mean "Command"?)`},
 		{"unknown directive without suggestion", "[options]\nFoo = 1",
-			`k.conf:2: unknown directive "Foo", expected one of UseSyslog, LogFile, PidFile, Interface, ScanGuard, MaxAttempts, StateDir`},
+			`k.conf:2: unknown directive "Foo", expected one of UseSyslog, LogFile, PidFile, Interface, ScanGuard, MaxAttempts, Capture, StateDir`},
 		{"word without =", "[e]\nsequence=1\nbogus",
 			`k.conf:3: unknown directive "bogus", expected one of Sequence, One_Time_Sequences, Seq_Timeout, TCPFlags, Start_Command, Start_Command_6, Cmd_Timeout, Stop_Command, Stop_Command_6, Target, Open, Open_Timeout, Firewall, Nft_Table, Firewalld_Zone, UDP_Payload, Lockout, TOTP_Secret_File, TOTP_Ports, TOTP_Length, TOTP_Step, TOTP_Skew, Cipher_Key_File, Cipher_Ports, Cipher_Max_Age`},
 		{"known directive without value", "[e]\nsequence",
@@ -348,7 +348,7 @@ func TestErrors(t *testing.T) {
 		{"NUL byte", "[e]\nsequence=1\x00",
 			"k.conf:2: NUL byte in line, expected text\nk.conf:1: event [e] has no Sequence, expected Sequence = port[:tcp|udp],... or a file: One_Time_Sequences, TOTP_Secret_File or Cipher_Key_File = FILE"},
 		{"all errors collected, sorted by line", "[options]\nFoo=1\n[a]\nsequence=1,99999\nseq_timeout=x\n[b]\ncommand=y",
-			"k.conf:2: unknown directive \"Foo\", expected one of UseSyslog, LogFile, PidFile, Interface, ScanGuard, MaxAttempts, StateDir\n" +
+			"k.conf:2: unknown directive \"Foo\", expected one of UseSyslog, LogFile, PidFile, Interface, ScanGuard, MaxAttempts, Capture, StateDir\n" +
 				"k.conf:4: bad Sequence: element 2 \"99999\": port 99999 out of range, expected 1-65535\n" +
 				"k.conf:5: Seq_Timeout \"x\" is not a whole number of seconds (knockd would read 0), expected e.g. 25\n" +
 				"k.conf:6: event [b] has no Sequence, expected Sequence = port[:tcp|udp],... or a file: One_Time_Sequences, TOTP_Secret_File or Cipher_Key_File = FILE"},
