@@ -20,6 +20,8 @@ require (
 )
 
 require (
+	github.com/florianl/go-nflog/v2 v2.3.0 // indirect
 	github.com/mdlayher/socket v0.6.0 // indirect
+	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
 	golang.org/x/sync v0.20.0 // indirect
 )

@@ -70,10 +70,11 @@ func FuzzMatcher(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ports := []uint16{7000, 8000, 9000, 22, 61000, 61001, 61255, 60999}
 		m := New([]Event{
-			{Sequence: tcpSeq(7000, 8000, 9000), Timeout: 3 * time.Second},
+			{Sequence: tcpSeq(7000, 8000, 9000), Timeout: 3 * time.Second, Lockout: time.Second},
 			{Sequence: []config.Element{{Proto: packet.UDP, Port: 7000}, {Proto: packet.TCP, Port: 7000}}, Timeout: time.Second, Flags: config.FlagRule{Set: packet.SYN}},
 			{Sequence: tcpSeq(9000), Timeout: time.Second},
-			{Gather: Gather{Proto: packet.TCP, Base: 61000}, Timeout: 2 * time.Second},
+			{Gather: Gather{Proto: packet.TCP, Base: 61000}, Timeout: 2 * time.Second, Lockout: 2 * time.Second},
+			{Sequence: []config.Element{{Proto: packet.UDP, Port: 8000}, {Proto: packet.UDP, Port: 9000}}, Timeout: time.Second, Payload: []byte("k"), Lockout: 3 * time.Second},
 		}, Options{ScanGuard: len(data)%2 == 0, MaxAttempts: 4})
 		var now int64
 		var out []Outcome
@@ -90,6 +91,10 @@ func FuzzMatcher(f *testing.F) {
 				}
 				h := packet.Hit{Src: netip.AddrFrom4([4]byte{10, 0, 0, a % 8}), Dst: netip.MustParseAddr("198.18.0.1"),
 					Proto: proto, DstPort: ports[int(c)%len(ports)], Flags: packet.TCPFlags(op >> 1)}
+				if proto == packet.UDP && op&0x40 != 0 {
+					h.PayloadLen = 1
+					h.SetHead([]byte("k"))
+				}
 				out = m.Hit(&h, now, out[:0])
 			}
 			for _, o := range out {

@@ -36,6 +36,13 @@ type Event struct {
 	// §4.4) instead of a sequence: it collects GatherLen hits in a window
 	// of 256 ports and hands their bytes over in an Open outcome.
 	Gather Gather
+	// Payload, when set, is the exact payload a UDP hit must carry to
+	// match a sequence element (port-knocking-doors' "knock\n"); a
+	// datagram with any other payload is a wrong knock.
+	Payload []byte
+	// Lockout, when set, makes a failed attempt lock its source out of
+	// the event for that long: its hits are ignored until it ends.
+	Lockout time.Duration
 }
 
 // GatherLen is the number of hits a gathering event collects: one
@@ -95,6 +102,9 @@ const (
 	Evicted                  // the attempt was dropped to make room for another
 )
 
+// A source locked out by an event's Lockout after a Fail is silent: its
+// hits are ignored, and the lockout's end (or eviction) is no outcome.
+
 func (k Kind) String() string {
 	switch k {
 	case Progress:
@@ -118,9 +128,11 @@ type Outcome struct {
 	Src   netip.Addr
 	Stage int // steps matched so far (for Fail, Timeout, Evicted: before it ended)
 	Of    int // steps in the sequence
-	// For Fail: the hit that broke the attempt.
-	Proto packet.Proto
-	Port  uint16
+	// For Fail: the hit that broke the attempt, and whether the source is
+	// now locked out (the event has a Lockout).
+	Proto  packet.Proto
+	Port   uint16
+	Locked bool
 	// For Open of a gathering event: the bytes gathered.
 	Block [GatherLen]byte
 }
@@ -135,6 +147,7 @@ type attempt struct {
 	stage    uint8 // steps matched, 1..len(seq)-1
 	queue    uint8 // probation or protected
 	inUse    bool
+	locked   bool            // a lockout after a failure: hits are ignored until deadline
 	hnext    uint32          // hash chain, or free list when unused
 	links    [2]link         // in a timeout list, and in an eviction queue
 	block    [GatherLen]byte // a gathering event's last bytes, a ring from first
@@ -154,7 +167,9 @@ type list struct{ head, tail uint32 }
 type eventState struct {
 	Event
 	timeout int64
-	tlist   int    // index into Matcher.tlists
+	tlist   int // index into Matcher.tlists
+	lockout int64
+	llist   int    // index into Matcher.tlists of the lockout's duration
 	seenGen uint64 // last hit generation that touched an attempt of this event
 }
 
@@ -202,18 +217,24 @@ func New(events []Event, opts Options) *Matcher {
 	}
 	m.events = make([]eventState, len(events))
 	timeouts := map[int64]int{}
-	for i, ev := range events {
-		t := int64(ev.Timeout)
+	listOf := func(t int64) int {
 		li, ok := timeouts[t]
 		if !ok {
 			li = len(m.tlists)
 			timeouts[t] = li
 			m.tlists = append(m.tlists, list{})
 		}
+		return li
+	}
+	for i, ev := range events {
 		if opts.ScanGuard && ev.Flags.IsZero() && !hasFrameFlags(ev.Sequence) {
 			ev.Flags.Clear = packet.ACK
 		}
-		m.events[i] = eventState{Event: ev, timeout: t, tlist: li}
+		m.events[i] = eventState{Event: ev, timeout: int64(ev.Timeout), tlist: listOf(int64(ev.Timeout))}
+		if ev.Lockout > 0 {
+			m.events[i].lockout = int64(ev.Lockout)
+			m.events[i].llist = listOf(int64(ev.Lockout))
+		}
 	}
 	m.ports.build(m.events)
 	return m
@@ -292,16 +313,16 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 		}
 		ev := &m.events[a.event]
 		ev.seenGen = m.gen
-		if !ev.accepts(h, isLocal) {
+		if a.locked || !ev.accepts(h, isLocal) {
 			continue
 		}
 		if !ev.Gather.IsZero() {
-			out = m.gather(cur, a, h, out)
+			out = m.gather(cur, a, h, now, out)
 			continue
 		}
 		seq := ev.Sequence
 		switch k := int(a.stage); {
-		case matches(seq[k], h):
+		case ev.matches(seq[k], h):
 			if k+1 == len(seq) {
 				out = append(out, Outcome{Kind: Open, Event: int(a.event), Src: h.Src, Stage: k + 1, Of: len(seq)})
 				m.remove(cur)
@@ -310,9 +331,9 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 			a.stage++
 			m.requeue(cur, protected)
 			out = append(out, Outcome{Kind: Progress, Event: int(a.event), Src: h.Src, Stage: k + 1, Of: len(seq)})
-		case matches(seq[k-1], h):
+		case ev.matches(seq[k-1], h):
 			// A retransmit or a client that knocks twice: not a failure.
-		case matches(seq[0], h):
+		case ev.matches(seq[0], h):
 			a.stage = 1
 			a.deadline = now + ev.timeout
 			m.tunlink(cur)
@@ -320,8 +341,7 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 			m.requeue(cur, probation)
 			out = append(out, Outcome{Kind: Progress, Event: int(a.event), Src: h.Src, Stage: 1, Of: len(seq)})
 		default:
-			out = append(out, Outcome{Kind: Fail, Event: int(a.event), Src: h.Src, Stage: k, Of: len(seq), Proto: h.Proto, Port: h.DstPort})
-			m.remove(cur)
+			out = m.fail(cur, h, now, out)
 		}
 	}
 
@@ -343,7 +363,7 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 			out = append(out, Outcome{Kind: Progress, Event: int(e), Src: h.Src, Stage: 1, Of: GatherLen})
 			continue
 		}
-		if !matches(ev.Sequence[0], h) {
+		if !ev.matches(ev.Sequence[0], h) {
 			continue
 		}
 		if len(ev.Sequence) == 1 {
@@ -358,14 +378,12 @@ func (m *Matcher) Hit(h *packet.Hit, now int64, out []Outcome) []Outcome {
 }
 
 // gather feeds a hit to a gathering attempt.
-func (m *Matcher) gather(ref uint32, a *attempt, h *packet.Hit, out []Outcome) []Outcome {
+func (m *Matcher) gather(ref uint32, a *attempt, h *packet.Hit, now int64, out []Outcome) []Outcome {
 	ev := &m.events[a.event]
 	b, ok := ev.Gather.byteOf(h)
 	k := int(a.stage) // bytes held, at most GatherLen
 	if !ok {
-		out = append(out, Outcome{Kind: Fail, Event: int(a.event), Src: h.Src, Stage: k, Of: GatherLen, Proto: h.Proto, Port: h.DstPort})
-		m.remove(ref)
-		return out
+		return m.fail(ref, h, now, out)
 	}
 	if b == a.block[(int(a.first)+k-1)%GatherLen] {
 		return out // a retransmit: valid blocks never repeat a byte
@@ -392,6 +410,25 @@ func (m *Matcher) gather(ref uint32, a *attempt, h *packet.Hit, out []Outcome) [
 			m.remove(ref)
 		}
 	}
+	return append(out, o)
+}
+
+// fail ends the attempt ref, broken by h: it is removed, or, if its event
+// has a Lockout, turned into a lockout of its source until now+Lockout.
+func (m *Matcher) fail(ref uint32, h *packet.Hit, now int64, out []Outcome) []Outcome {
+	a := &m.slab[ref-1]
+	ev := &m.events[a.event]
+	o := Outcome{Kind: Fail, Event: int(a.event), Src: h.Src, Stage: int(a.stage), Of: ev.steps(), Proto: h.Proto, Port: h.DstPort}
+	if ev.lockout == 0 {
+		m.remove(ref)
+		return append(out, o)
+	}
+	o.Locked = true
+	m.tunlink(ref)
+	a.locked = true
+	a.deadline = now + ev.lockout
+	m.tappend(ref) // now in the lockout's list
+	m.requeue(ref, probation)
 	return append(out, o)
 }
 
@@ -423,7 +460,9 @@ func (m *Matcher) Expire(now int64, out []Outcome) []Outcome {
 			if a.deadline > now {
 				break
 			}
-			out = append(out, m.outcome(Timeout, a))
+			if !a.locked {
+				out = append(out, m.outcome(Timeout, a))
+			}
 			m.remove(ref)
 		}
 	}
@@ -472,8 +511,14 @@ func (ev *eventState) accepts(h *packet.Hit, isLocal bool) bool {
 	return h.Proto != packet.TCP || ev.Flags.Allows(h.Flags)
 }
 
-func matches(el config.Element, h *packet.Hit) bool {
-	return el.Proto == h.Proto && el.Port == h.DstPort && (h.Proto != packet.TCP || el.Flags.Matches(h.Flags))
+func (ev *eventState) matches(el config.Element, h *packet.Hit) bool {
+	if el.Proto != h.Proto || el.Port != h.DstPort {
+		return false
+	}
+	if h.Proto == packet.TCP {
+		return el.Flags.Matches(h.Flags)
+	}
+	return len(ev.Payload) == 0 || h.HasPayload(ev.Payload)
 }
 
 func (m *Matcher) isLocal(dst netip.Addr) bool {
@@ -500,7 +545,9 @@ func (m *Matcher) start(key [16]byte, e int, now int64, out []Outcome) ([]Outcom
 		if victim == nilRef {
 			victim = m.queues[protected].head
 		}
-		out = append(out, m.outcome(Evicted, &m.slab[victim-1]))
+		if v := &m.slab[victim-1]; !v.locked {
+			out = append(out, m.outcome(Evicted, v))
+		}
 		m.remove(victim)
 	}
 	ref := m.free
@@ -564,9 +611,15 @@ func (m *Matcher) unlink(l *list, ref uint32, k int) {
 // Timeout lists: one per distinct timeout value. Appending at the tail
 // keeps each list in deadline order, because deadline = now + timeout and
 // now never goes backwards.
-func (m *Matcher) tlist(ref uint32) *list { return &m.tlists[m.events[m.slab[ref-1].event].tlist] }
-func (m *Matcher) tappend(ref uint32)     { m.push(m.tlist(ref), ref, timeoutLinks) }
-func (m *Matcher) tunlink(ref uint32)     { m.unlink(m.tlist(ref), ref, timeoutLinks) }
+func (m *Matcher) tlist(ref uint32) *list {
+	a := &m.slab[ref-1]
+	if a.locked {
+		return &m.tlists[m.events[a.event].llist]
+	}
+	return &m.tlists[m.events[a.event].tlist]
+}
+func (m *Matcher) tappend(ref uint32) { m.push(m.tlist(ref), ref, timeoutLinks) }
+func (m *Matcher) tunlink(ref uint32) { m.unlink(m.tlist(ref), ref, timeoutLinks) }
 
 // Eviction queues: probation holds attempts at their first step, oldest
 // first; protected holds the rest, least recently advanced first.

@@ -19,6 +19,12 @@ type step struct {
 	port  uint16
 	flags packet.TCPFlags
 	wait  time.Duration
+	// payload is a UDP datagram's payload.
+	payload string
+}
+
+func datagram(src string, port uint16, payload string) step {
+	return step{src: src, proto: packet.UDP, port: port, payload: payload}
 }
 
 func syn(src string, port uint16) step {
@@ -62,10 +68,16 @@ func run(t *testing.T, m *Matcher, steps []step) []string {
 				dst = "198.18.0.1"
 			}
 			h := packet.Hit{Src: netip.MustParseAddr(s.src), Dst: netip.MustParseAddr(dst), Proto: s.proto, DstPort: s.port, Flags: s.flags}
+			h.PayloadLen = uint16(len(s.payload))
+			h.SetHead([]byte(s.payload))
 			out = m.Hit(&h, now, out)
 		}
 		for _, o := range out {
-			got = append(got, fmt.Sprintf("%s e%d %s %d/%d", o.Kind, o.Event, o.Src, o.Stage, o.Of))
+			line := fmt.Sprintf("%s e%d %s %d/%d", o.Kind, o.Event, o.Src, o.Stage, o.Of)
+			if o.Locked {
+				line += " locked"
+			}
+			got = append(got, line)
 		}
 	}
 	return got
@@ -493,5 +505,116 @@ func TestFlagKnocks(t *testing.T) {
 				t.Fatalf("outcomes:\n%s\nwant last %q", strings.Join(got, "\n"), tt.want)
 			}
 		})
+	}
+}
+
+func udpSeq(ports ...uint16) []config.Element {
+	var s []config.Element
+	for _, p := range ports {
+		s = append(s, config.Element{Proto: packet.UDP, Port: p})
+	}
+	return s
+}
+
+// port-knocking-doors: datagrams must carry "knock\n", and a wrong knock
+// locks the source out for a while.
+func TestPayloadAndLockout(t *testing.T) {
+	const a, b = "198.18.0.2", "198.18.0.3"
+	const knock = "knock\n"
+	pkd := Event{Sequence: udpSeq(16001, 16002, 16003), Timeout: 30 * time.Second, Payload: []byte(knock), Lockout: 5 * time.Second}
+	tests := []struct {
+		name  string
+		guard bool
+		steps []step
+		want  []string
+	}{
+		{
+			name:  "right payload opens",
+			steps: []step{datagram(a, 16001, knock), datagram(a, 16002, knock), datagram(a, 16003, knock)},
+			want:  []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name: "wrong or missing payload on the first port starts nothing",
+			steps: []step{datagram(a, 16001, "knock"), datagram(a, 16001, ""), datagram(a, 16001, "knock\nx"),
+				datagram(a, 16001, "KNOCK\n"), datagram(a, 16002, knock)},
+			want: nil,
+		},
+		{
+			name: "a wrong datagram mid-way fails and locks out, a retry is ignored until the lockout ends",
+			steps: []step{datagram(a, 16001, knock), datagram(a, 16002, "hello"),
+				datagram(a, 16001, knock), datagram(a, 16002, knock), datagram(a, 16003, knock),
+				wait(4 * time.Second), datagram(a, 16001, knock),
+				wait(time.Second),
+				datagram(a, 16001, knock), datagram(a, 16002, knock), datagram(a, 16003, knock)},
+			want: []string{"progress e0 198.18.0.2 1/3", "fail e0 198.18.0.2 1/3 locked",
+				"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name: "the lockout is per source",
+			steps: []step{datagram(a, 16001, knock), datagram(a, 16003, knock),
+				datagram(b, 16001, knock), datagram(b, 16002, knock), datagram(b, 16003, knock)},
+			want: []string{"progress e0 198.18.0.2 1/3", "fail e0 198.18.0.2 1/3 locked",
+				"progress e0 198.18.0.3 1/3", "progress e0 198.18.0.3 2/3", "open e0 198.18.0.3 3/3"},
+		},
+		{
+			name:  "a retransmitted knock is no error",
+			steps: []step{datagram(a, 16001, knock), datagram(a, 16001, knock), datagram(a, 16002, knock), datagram(a, 16002, knock), datagram(a, 16003, knock)},
+			want:  []string{"progress e0 198.18.0.2 1/3", "progress e0 198.18.0.2 2/3", "open e0 198.18.0.2 3/3"},
+		},
+		{
+			name:  "with the scan guard a probe elsewhere locks out too",
+			guard: true,
+			steps: []step{datagram(a, 16001, knock), syn(a, 22), datagram(a, 16001, knock), wait(5 * time.Second), datagram(a, 16001, knock)},
+			want:  []string{"progress e0 198.18.0.2 1/3", "fail e0 198.18.0.2 1/3 locked", "progress e0 198.18.0.2 1/3"},
+		},
+		{
+			name:  "a timeout is no failure: no lockout",
+			steps: []step{datagram(a, 16001, knock), wait(30 * time.Second), datagram(a, 16001, knock)},
+			want:  []string{"progress e0 198.18.0.2 1/3", "timeout e0 198.18.0.2 1/3", "progress e0 198.18.0.2 1/3"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New([]Event{pkd}, Options{ScanGuard: tt.guard})
+			got := run(t, m, tt.steps)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("outcomes:\n got %q\nwant %q", got, tt.want)
+			}
+			// Lockouts end by themselves: nothing is left behind.
+			var out []Outcome
+			out = m.Expire(1<<62, out)
+			for _, o := range out {
+				if o.Kind != Timeout {
+					t.Errorf("Expire at the end: %v", o)
+				}
+			}
+			if m.Active() != 0 {
+				t.Errorf("%d attempts left after every deadline", m.Active())
+			}
+		})
+	}
+}
+
+// Locked-out sources are the first evicted and are evicted silently.
+func TestLockoutEvictedFirst(t *testing.T) {
+	ev := Event{Sequence: udpSeq(1, 2, 3), Timeout: time.Minute, Lockout: time.Hour}
+	m := New([]Event{ev}, Options{MaxAttempts: 2})
+	now := int64(1e9)
+	hit := func(src string, port uint16) []Outcome {
+		h := packet.Hit{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr("198.18.0.1"), Proto: packet.UDP, DstPort: port}
+		return m.Hit(&h, now, nil)
+	}
+	hit("198.18.0.2", 1)
+	if o := hit("198.18.0.2", 3); len(o) != 1 || !o[0].Locked {
+		t.Fatalf("wrong knock: %v, want a locked failure", o)
+	}
+	hit("198.18.0.3", 1)
+	hit("198.18.0.3", 2) // protected now
+	if o := hit("198.18.0.4", 1); len(o) != 1 || o[0].Kind != Progress {
+		t.Fatalf("new knocker with the slab full of a lockout and a knocker: %v, want only its progress", o)
+	}
+	// The slab is full again (.3 protected, .4 at its first step): .4 goes.
+	if o := hit("198.18.0.2", 1); len(o) != 2 || o[0].Kind != Evicted || o[0].Src != netip.MustParseAddr("198.18.0.4") || o[1].Kind != Progress {
+		t.Fatalf("the evicted locked-out source knocks again: %v, want .4 evicted and its progress (its lockout was the one evicted)", o)
 	}
 }
