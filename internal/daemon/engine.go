@@ -241,7 +241,15 @@ func (e *engine) handle(outs []knock.Outcome) {
 				// knock (fail2ban reads these lines).
 				lvl = levelVerbose
 			}
-			e.report(lvl, "failed: wrong port", o, ev)
+			msg := "failed: wrong port"
+			if ev.Payload != "" {
+				msg = "failed: wrong port or payload"
+			}
+			var extra []slog.Attr
+			if o.Locked {
+				extra = append(extra, slog.String("lockout", ev.Lockout.String()))
+			}
+			e.report(lvl, msg, o, ev, extra...)
 		case knock.Timeout:
 			lvl := slog.LevelInfo
 			if o.Stage < 2 {

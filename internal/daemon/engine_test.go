@@ -211,3 +211,39 @@ func mustEngine(tb testing.TB, c engineConfig) *engine {
 	}
 	return e
 }
+
+// port-knocking-doors' rules through the engine: datagrams must carry the
+// payload, and a wrong one locks the source out (logged, with the
+// lockout, for fail2ban) until the lockout ends on the clock.
+func TestEnginePayloadAndLockout(t *testing.T) {
+	var seq []config.Element
+	for _, p := range []uint16{16001, 16002, 16003, 16004, 16005} {
+		seq = append(seq, config.Element{Proto: packet.UDP, Port: p})
+	}
+	events := []config.Event{{Name: "pkd", Sequence: seq, SeqTimeout: 30 * time.Second, Payload: "knock\n", Lockout: 5 * time.Second}}
+	e, d, clk, buf := newTestEngine(t, false, events, nil)
+	send := func(port uint16, payload string) {
+		h := &packet.Hit{Src: netip.MustParseAddr("198.18.0.2"), Dst: netip.MustParseAddr("198.18.0.1"), Proto: packet.UDP, DstPort: port, PayloadLen: uint16(len(payload))}
+		h.SetHead([]byte(payload))
+		e.Hit(h)
+	}
+	knockAll := func() {
+		for _, p := range []uint16{16001, 16002, 16003, 16004, 16005} {
+			send(p, "knock\n")
+		}
+	}
+	send(16001, "knock\n")
+	send(16002, "nope\n")
+	if !strings.Contains(buf.String(), `msg="failed: wrong port or payload" src=198.18.0.2 event=pkd stage=1/5 hit=udp:16002 lockout=5s`) {
+		t.Fatalf("no failure line with the lockout:\n%s", buf.String())
+	}
+	knockAll()
+	if len(d.opened) != 0 {
+		t.Fatalf("a locked-out source opened: %v", d.opened)
+	}
+	clk.Advance(5 * time.Second)
+	knockAll()
+	if len(d.opened) != 1 {
+		t.Fatalf("after the lockout: opened %v, want one door", d.opened)
+	}
+}

@@ -110,7 +110,10 @@ func buildLanes(events []config.Event, keys *Keys, now time.Time) ([]lane, []int
 	for i := range events {
 		ev := &events[i]
 		first[i] = len(lanes)
-		base := knock.Event{Sequence: ev.Sequence, Timeout: ev.SeqTimeout, Flags: ev.Flags, Target: ev.Target}
+		base := knock.Event{Sequence: ev.Sequence, Timeout: ev.SeqTimeout, Flags: ev.Flags, Target: ev.Target, Lockout: ev.Lockout}
+		if ev.Payload != "" {
+			base.Payload = []byte(ev.Payload)
+		}
 		switch {
 		case ev.TOTP != nil:
 			t := ev.TOTP

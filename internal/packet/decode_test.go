@@ -500,3 +500,39 @@ func TestDecodeRejectsIPv4MappedSource(t *testing.T) {
 		t.Fatalf("Decode = %v, hit %v; want ErrMalformed and a zero hit", err, h)
 	}
 }
+
+// TestDecodeUDPHead checks the payload head a UDP hit keeps: the first
+// HeadSize bytes that were both declared and captured, so HasPayload is
+// exact, also when the capture cut the datagram short.
+func TestDecodeUDPHead(t *testing.T) {
+	t.Parallel()
+	knock := serialize(ether(layers.EthernetTypeIPv4), ipv4(layers.IPProtocolUDP), udp(), gopacket.Payload("knock\n"))
+	knockRaw := serialize(ipv4(layers.IPProtocolUDP), udp(), gopacket.Payload("knock\n"))
+	long := serialize(ipv6(layers.IPProtocolUDP), udp(), payload(40))
+	tests := []struct {
+		name     string
+		link     packet.LinkType
+		frame    []byte
+		head     string
+		knockish bool // HasPayload("knock\n")
+	}{
+		{"knock", packet.LinkEthernet, knock, "knock\n", true},
+		{"knock-cut-in-payload", packet.LinkRaw, knockRaw[:len(knockRaw)-2], "knoc", false},
+		{"knock-with-trailer-padding", packet.LinkEthernet, padded(knock, 70, 0), "knock\n", true},
+		{"long-keeps-16", packet.LinkRaw, long, "abcdefghijklmnop", false},
+		{"empty", packet.LinkRaw, serialize(ipv4(layers.IPProtocolUDP), udp()), "", false},
+		{"tcp-has-none", packet.LinkRaw, serialize(ipv4(layers.IPProtocolTCP), tcp("PA"), gopacket.Payload("knock\n")), "", false},
+	}
+	for _, tc := range tests {
+		var h packet.Hit
+		if err := packet.Decode(tc.link, tc.frame, &h); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := string(h.Head[:h.HeadLen]); got != tc.head {
+			t.Errorf("%s: head %q, want %q", tc.name, got, tc.head)
+		}
+		if got := h.HasPayload([]byte("knock\n")); got != tc.knockish {
+			t.Errorf("%s: HasPayload(knock) = %v, want %v", tc.name, got, tc.knockish)
+		}
+	}
+}
