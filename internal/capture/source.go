@@ -37,4 +37,5 @@ type Stats struct {
 type Ender interface {
 	Ends() bool
 }
+
 var _ Source = (*AFPacket)(nil)
