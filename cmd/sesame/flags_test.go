@@ -77,3 +77,21 @@ func TestFlagKnocksCLI(t *testing.T) {
 		"hitting tcp 127.0.0.1:110 (flags UP)\nhitting tcp 127.0.0.1:110 (flags none)\nhitting tcp 127.0.0.1:110\n", "110", p)
 	r.check(t, 0, want, "")
 }
+
+// TestFlagKnocksFromProfile: a profile's Sequence in tportknockd's frame
+// form sends the same raw flag knocks as the command line.
+func TestFlagKnocksFromProfile(t *testing.T) {
+	t.Parallel()
+	if !client.RawFlagKnocks || os.Geteuid() != 0 {
+		t.Skip("raw flag knocks need Linux, macOS or a BSD, as root (TestFlagKnocksCLI covers the rest)")
+	}
+	f := newFixture(t)
+	c, port := udpPort(t, "127.0.0.1")
+	defer c.Close()
+	p := strconv.Itoa(int(port))
+	conf := f.write("p.conf", "[flags]\nHost = 127.0.0.1\nSequence = tcp:"+p+":x tcp:"+p+":up, udp:"+p+" tcp:"+p+":n tcp:"+p+":i\n", 0o644)
+	r := sesameWith(t, []string{"SESAME_PROFILES=" + conf}, "", "-v", "-d", "1", "flags")
+	want := strings.ReplaceAll("profile [flags] from "+conf+":1\nhitting tcp 127.0.0.1:110 (flags UAPRSF)\nhitting tcp 127.0.0.1:110 (flags UP)\n"+
+		"hitting udp 127.0.0.1:110\nhitting tcp 127.0.0.1:110 (flags none)\nhitting tcp 127.0.0.1:110\n", "110", p)
+	r.check(t, 0, want, "")
+}

@@ -223,7 +223,8 @@ func (r *request) applyProfile(p *config.Profile) error {
 	case len(p.Sequence) > 0:
 		o.Knocks = make([]client.Knock, len(p.Sequence))
 		for i, e := range p.Sequence {
-			o.Knocks[i] = client.Knock{Proto: e.Proto, Port: e.Port}
+			// A tportknockd frame with exact flags is a raw flag knock.
+			o.Knocks[i] = client.Knock{Proto: e.Proto, Port: e.Port, Raw: e.Flags.Exact, Flags: e.Flags.Value}
 		}
 	case p.OneTimeFile != "":
 		r.oneTime = p.OneTimeFile

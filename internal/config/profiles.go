@@ -427,8 +427,12 @@ type profileDirective struct {
 
 var profileDirectives = []*profileDirective{
 	{"Host", "server.example.com[, 198.51.100.7...]", setProfileHost},
-	{"Sequence", "7000,8000:udp,9000", func(ps *profileState, v string) string {
-		seq, err := ParseSequence(v)
+	{"Sequence", "7000,8000:udp,9000 or tportknockd frames tcp:110:up tcp:110:x", func(ps *profileState, v string) string {
+		parse := ParseSequence
+		if frameForm(v) {
+			parse = ParseTportSequence // raw TCP flag knocks, sent by sesame from a raw socket
+		}
+		seq, err := parse(v)
 		if err != nil {
 			return "bad Sequence: " + err.Error()
 		}
@@ -622,4 +626,13 @@ func profilePath(name, v string) (string, string) {
 		return "", fmt.Sprintf("bad %s: %v, expected a file path", name, err)
 	}
 	return path, ""
+}
+
+// frameForm reports whether a sequence is written in tportknockd's frame
+// form (proto:port[:flags]) rather than knockd's (port[:proto]): its first
+// field is a protocol name.
+func frameForm(v string) bool {
+	first, _, _ := strings.Cut(trimBlank(v), ":")
+	first = strings.ToLower(trimBlank(first))
+	return first == "tcp" || first == "udp"
 }

@@ -187,6 +187,7 @@ func TestParseProfilesErrors(t *testing.T) {
 		{"text after header", "[work] x\n" + ok, `p.conf:1: malformed profile header "[work] x", expected [name] alone on the line`},
 		{"duplicate name", "[a]\n" + ok + "[a]\n" + ok, "p.conf:4: profile [a] already defined on line 1, expected each name once"},
 		{"NUL", "[a]\n" + ok + "x\x00\n", "p.conf:4: NUL byte in line, expected text"},
+		{"frame with unknown flag", "[a]\nHost = h\nSequence = tcp:110:up tcp:110:q\n", `p.conf:3: bad Sequence: frame 2 "tcp:110:q": unknown flag 'q' in "q", expected letters of fsrpau, or x, n or i alone`},
 		{"no '='", "[a]\n" + ok + "Delay 5\n", `p.conf:4: missing '=' in "Delay 5", expected Key = value`},
 		{"known key without '='", "[a]\n" + ok + "Delay\n", "p.conf:4: Delay needs a value, expected Delay = 100 (milliseconds)"},
 		{"no key", "[a]\n" + ok + "= 5\n", "p.conf:4: missing directive name before '=', expected Key = value"},
