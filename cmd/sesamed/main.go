@@ -3,13 +3,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,14 +29,38 @@ import (
 )
 
 const usage = `Usage: sesamed [options]
+       sesamed --sequence LIST --open LIST [options]
+       sesamed -m LIST --ports LIST [options]
 
-sesamed watches the traffic reaching this host for secret knocks and runs
-the configured command when a source completes one. It reads knockd.conf
-unchanged and takes knockd's options.
+sesamed watches the traffic reaching this host for secret knocks and, when
+a source completes one, opens a door for it: the firewall admits that
+address alone for a while, or a command of yours runs. It reads knockd.conf,
+tportknockd's and port-knocking-doors' configurations unchanged and takes
+knockd's options.
+
+Where the configuration comes from, first match wins (--check says which):
+  1. --sequence LIST --open LIST, or -m LIST --ports LIST
+  2. -c FILE
+  3. the environment: KNOCKER_SEQ and KNOCKER_PORTS (each also stands in
+     for an absent -m or --ports)
+  4. the first of /etc/knockd.conf, /etc/sesame/sesame.conf,
+     ~/.port_knocker.toml, /etc/port_knocker.toml that exists
 
 Options:
-  -c, --config FILE       configuration (default /etc/knockd.conf, then
-                          /etc/sesame/sesame.conf)
+  -c, --config FILE       configuration: knockd.conf, tportknockd's blocks or
+                          port-knocking-doors' TOML, told apart by content
+      --sequence LIST     a door without a file: the knock, in knockd's
+                          syntax (7000,8000:udp,9000; a port is TCP unless
+                          it says :udp), to complete within 25 seconds
+      --open LIST         the ports --sequence opens for 30 seconds
+                          (tcp:22,udp:1194; a bare port is TCP)
+  -m, --magic-seq LIST    port-knocking-doors' knock: 5 to 20 UDP ports
+                          (10001,10002,10003,10004,10005), each knocked
+                          with the datagram "knock\n" (default: $KNOCKER_SEQ)
+      --ports LIST        the TCP ports -m opens, e.g. 22,80 (default:
+                          $KNOCKER_PORTS); not -p, which is --pidfile
+      --capture LIST      where knocks are seen, overriding Capture:
+                          afpacket (default), udp, nflog:GROUP, pcap:FILE
   -i, --interface IF      interface to listen on; repeat for several
                           (default: the interface of the default route)
   -d, --daemon            detach and run in the background
@@ -43,7 +72,9 @@ Options:
   -p, --pidfile FILE      write the process id to FILE
   -g, --logfile FILE      also log to FILE (overrides LogFile)
       --log-format FMT    text (default) or json
-  -C, --check FILE        check FILE, print every event normalised, exit
+  -C, --check [FILE]      check FILE, or without FILE what sesamed would
+                          run; print the source used and every event
+                          normalised in the syntax it was read in, then exit
       --cleanup           remove everything sesame put in the firewalls the
                           configuration uses (native doors), then exit
       --list-interfaces   list the interfaces sesamed can listen on
@@ -56,18 +87,36 @@ Options:
       --host HOST         the server's name as the client knocks it
                           (default: this host's name)
       --no-qr             print no QR code when enrolling
+      --set-configuration-file-in-home
+                          write a minimal ~/.port_knocker.toml (never over
+                          an existing one), print its path, exit
+      --show-configuration-file-help
+                          explain the keys of port-knocking-doors' TOML file
   -V, --version           print the version
   -h, --help              show this help
 
-Where tportknockd's options clash with knockd's, knockd's meaning wins:
--l is --lookup (tportknockd's -l is --list-interfaces), -d runs in the
-background and -D logs debug lines (tportknockd's -D and -d).
+Where tportknockd's or port-knocking-doors' options clash with knockd's,
+knockd's meaning wins: -l is --lookup (tportknockd's -l is
+--list-interfaces), -d runs in the background and -D logs debug lines
+(tportknockd's -D and -d), -p is the pid file (port-knocking-doors' -p is
+--ports here). port-knocking-doors' --conf FILE is accepted as -c FILE.
 
 Examples:
-  sesamed --check /etc/knockd.conf      validate before (re)starting
+  sesamed --check                       show what sesamed would run, and
+                                        where it comes from
+  sesamed --check /etc/knockd.conf      validate a file before (re)starting
   sesamed -i eth0 -v                    run in the foreground, verbose
   sesamed -d                            run in the background (pid file
                                         /var/run/knockd.pid, as knockd)
+  sesamed --sequence 7000,8000,9000 --open tcp:22
+                                        open SSH to whoever knocks 7000,
+                                        8000, 9000 (TCP), no file needed
+  sesamed -m 10001,10002,10003,10004,10005 --ports 22
+                                        port-knocking-doors' door on SSH
+  KNOCKER_SEQ=10001,10002,10003,10004,10005 KNOCKER_PORTS=22 sesamed
+                                        the same, from the environment
+  sesamed --set-configuration-file-in-home && sesamed --check
+                                        start a ~/.port_knocker.toml
   sesamed --enroll alice --event ssh --host ssh.example.com
                                         give alice her own TOTP secret
 `
@@ -80,11 +129,28 @@ const daemonEnv = "SESAMED_DAEMON_CHILD"
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWith(config.Sources{}, args, stdout, stderr)
+}
+
+// checkBare is --check's value when no FILE is attached to it (pflag's
+// NoOptDefVal): a NUL byte, which no path holds.
+const checkBare = "\x00"
+
+// runWith is run with the environment, home directory and default files of
+// env (its flag fields are ignored), so that tests need not touch the
+// process's own.
+func runWith(env config.Sources, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet(prog, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	var (
 		cfgPath    = fs.StringP("config", "c", "", "")
+		confAlias  = fs.String("conf", "", "") // port-knocking-doors' spelling
+		sequence   = fs.String("sequence", "", "")
+		open       = fs.String("open", "", "")
+		magicSeq   = fs.StringP("magic-seq", "m", "", "")
+		ports      = fs.String("ports", "", "")
+		captureArg = fs.String("capture", "", "")
 		ifaces     = fs.StringArrayP("interface", "i", nil, "")
 		background = fs.BoolP("daemon", "d", false, "")
 		debugOn    = fs.BoolP("debug", "D", false, "")
@@ -104,42 +170,118 @@ func run(args []string, stdout, stderr io.Writer) int {
 		host       = fs.String("host", "", "")
 		noQR       = fs.Bool("no-qr", false, "")
 		refresh    = fs.StringP("refresh", "r", "", "")
+		setHome    = fs.Bool("set-configuration-file-in-home", false, "")
+		fileHelp   = fs.Bool("show-configuration-file-help", false, "")
 	)
-	if err := fs.Parse(args); err != nil {
+	fs.Lookup("check").NoOptDefVal = checkBare
+	if err := fs.Parse(attachCheckFile(fs, args)); err != nil {
 		return usageError(stderr, err.Error())
 	}
-	switch {
-	case *help:
+	if *help {
 		fmt.Fprint(stdout, usage)
 		return 0
-	case *version:
+	}
+	if *version {
 		fmt.Fprintf(stdout, "%s %s\n", prog, versionString())
 		return 0
-	case fs.NArg() > 0:
-		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	// A bare -C/--check takes the argument right after it as its FILE.
+	checking := fs.Changed("check")
+	checkFile := *check
+	positional := fs.Args()
+	if checking && checkFile == checkBare {
+		checkFile = ""
+		if len(positional) == 1 && followsCheck(args, positional[0]) {
+			checkFile, positional = positional[0], nil
+		}
+	}
+	if checking && *check == "" {
+		return usageError(stderr, "--check= names no file: give --check FILE, or --check alone to check what sesamed would run")
+	}
+	for _, name := range []string{"config", "conf", "sequence", "open", "magic-seq", "ports", "capture"} {
+		if f := fs.Lookup(name); f.Changed && f.Value.String() == "" {
+			return usageError(stderr, fmt.Sprintf("--%s needs a value, not an empty one", name))
+		}
+	}
+	if fs.Changed("conf") {
+		if fs.Changed("config") && *cfgPath != *confAlias {
+			return usageError(stderr, "-c/--config and --conf (port-knocking-doors' spelling) name different files, expected one")
+		}
+		*cfgPath = *confAlias
+	}
+	var captures []config.Capture
+	if *captureArg != "" {
+		var err error
+		if captures, err = config.ParseCapture(*captureArg); err != nil {
+			return usageError(stderr, fmt.Sprintf("bad --capture: %v", err))
+		}
+	}
+	doorFlags := *sequence != "" || *open != "" || *magicSeq != "" || *ports != ""
+	switch {
+	case len(positional) > 0:
+		return usageError(stderr, fmt.Sprintf("unexpected argument %q", positional[0]))
 	case *logFormat != "text" && *logFormat != "json":
 		return usageError(stderr, fmt.Sprintf("--log-format must be text or json, not %q", *logFormat))
 	case *refresh != "" && !allDigits(*refresh):
 		return usageError(stderr, fmt.Sprintf("-r/--refresh takes whole seconds (tportknockd's address refresh), not %q", *refresh))
-	case *enrollName != "" && (*check != "" || *cleanup || *listIfaces || *background):
-		return usageError(stderr, "--enroll does one thing and exits: give it without --check, --cleanup, --list-interfaces or -d")
-	case *listIfaces:
-		return listInterfaces(stdout, stderr)
-	case *check != "":
-		return checkConfig(*check, stdout, stderr)
+	case *enrollName != "" && (checking || *cleanup || *listIfaces || *background || *setHome || *fileHelp):
+		return usageError(stderr, "--enroll does one thing and exits: give it without --check, --cleanup, --list-interfaces, --set-configuration-file-in-home, --show-configuration-file-help or -d")
 	case *enrollName != "" && *event == "":
 		return usageError(stderr, "--enroll needs --event EVENT, the [section] of the TOTP or cipher event")
 	case *enrollName == "" && (*event != "" || *host != "" || *noQR):
 		return usageError(stderr, "--event, --host and --no-qr are for --enroll CLIENT")
+	case checkFile != "" && (doorFlags || *cfgPath != ""):
+		return usageError(stderr, "--check FILE checks that file, so -c, --sequence/--open and -m/--ports have nothing to do; to check what those say, give --check without FILE")
+	}
+	if msg := oneAction(map[string]bool{
+		"--check": checking, "--cleanup": *cleanup, "--list-interfaces": *listIfaces,
+		"--set-configuration-file-in-home": *setHome, "--show-configuration-file-help": *fileHelp,
+	}); msg != "" {
+		return usageError(stderr, msg)
+	}
+	switch {
+	case *fileHelp:
+		fmt.Fprint(stdout, config.PortKnockerHelp)
+		return 0
+	case *setHome:
+		return writeHomeFile(env.Home, stdout, stderr)
+	case *listIfaces:
+		return listInterfaces(stdout, stderr)
 	}
 
-	path, err := configPath(*cfgPath)
-	if err != nil {
-		return fail(stderr, err)
+	src := env
+	src.Sequence, src.Open, src.MagicSeq, src.Ports, src.File = *sequence, *open, *magicSeq, *ports, *cfgPath
+	var (
+		cfg  *config.Config
+		desc string
+		err  error
+	)
+	if checkFile != "" {
+		if cfg, err = config.Load(checkFile); err == nil {
+			desc = fmt.Sprintf("%s (given to --check; %s format)", checkFile, formatOf(cfg))
+		}
+	} else {
+		cfg, desc, err = src.Load()
 	}
-	cfg, err := config.Load(path)
 	if err != nil {
+		var fe *config.FlagError
+		if errors.As(err, &fe) {
+			return usageError(stderr, fe.Msg)
+		}
+		if checking {
+			return failCheck(stderr, err)
+		}
 		return failConfig(stderr, err)
+	}
+	if captures != nil {
+		cfg.Options.Capture = captures
+		if msg := config.CheckCaptures(cfg); msg != "" {
+			return usageError(stderr, "--capture "+*captureArg+": "+msg)
+		}
+		desc += "; Capture from --capture"
+	}
+	if checking {
+		return checkConfig(cfg, desc, stdout, stderr)
 	}
 
 	if *enrollName != "" {
@@ -161,7 +303,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := daemon.Cleanup(ctx, cfg); err != nil {
 			return fail(stderr, err)
 		}
-		fmt.Fprintf(stdout, "%s: removed sesame's firewall objects for %s\n", prog, path)
+		fmt.Fprintf(stdout, "%s: removed sesame's firewall objects for %s\n", prog, cfg.Source)
 		return 0
 	}
 
@@ -200,6 +342,106 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// attachCheckFile rewrites -CFILE as -C=FILE: with an optional value,
+// pflag would read -CFILE as -C followed by the short flags F, I, L, E.
+// Values of other flags ("-c -Cx" names the file -Cx) are left alone.
+func attachCheckFile(fs *pflag.FlagSet, args []string) []string {
+	out := append([]string(nil), args...)
+	takesValue := func(f *pflag.Flag) bool {
+		return f != nil && f.NoOptDefVal == "" && f.Value.Type() != "bool"
+	}
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		if a == "--" {
+			break
+		}
+		switch {
+		case strings.HasPrefix(a, "--"):
+			if name, _, hasValue := strings.Cut(a[2:], "="); !hasValue && takesValue(fs.Lookup(name)) {
+				i++ // its value
+			}
+		case strings.HasPrefix(a, "-C") && len(a) > 2 && a[2] != '=':
+			out[i] = "-C=" + a[2:]
+		case len(a) == 2 && a[0] == '-' && takesValue(fs.ShorthandLookup(a[1:])):
+			i++ // its value
+		}
+	}
+	return out
+}
+
+// valueShorts are the short flags that take a value: in a cluster before
+// C, they would take the rest of it as their value.
+const valueShorts = "cigpCrm"
+
+// followsCheck reports whether arg comes right after a bare -C or --check
+// in args (also at the end of a cluster of short flags, -vC).
+func followsCheck(args []string, arg string) bool {
+	for i := 0; i+1 < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return false
+		}
+		bare := a == "--check" || (len(a) >= 2 && a[0] == '-' && a[1] != '-' && strings.HasSuffix(a, "C") && !strings.ContainsAny(a[1:len(a)-1], valueShorts))
+		if bare && args[i+1] == arg {
+			return true
+		}
+	}
+	return false
+}
+
+// oneAction says what is wrong when more than one of the flags that do one
+// thing and exit is given, or "".
+func oneAction(given map[string]bool) string {
+	var names []string
+	for n, on := range given {
+		if on {
+			names = append(names, n)
+		}
+	}
+	if len(names) < 2 {
+		return ""
+	}
+	sort.Strings(names)
+	return fmt.Sprintf("%s each do one thing and exit, expected one of them", strings.Join(names, " and "))
+}
+
+// writeHomeFile writes port-knocking-doors' minimal file in the home
+// directory, never over an existing one.
+func writeHomeFile(home string, stdout, stderr io.Writer) int {
+	if home == "" {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return fail(stderr, fmt.Errorf("cannot tell the home directory: %w", err))
+		}
+	}
+	path := filepath.Join(home, config.PortKnockerHomeFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, iofs.ErrExist) {
+		return fail(stderr, fmt.Errorf("%s already exists, not overwritten: edit it, or remove it and run --set-configuration-file-in-home again", path))
+	}
+	if err != nil {
+		return fail(stderr, fmt.Errorf("failed to write %s: %w", path, err))
+	}
+	_, err = f.WriteString(config.PortKnockerMinimal)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fail(stderr, fmt.Errorf("failed to write %s: %w", path, err))
+	}
+	fmt.Fprintf(stdout, "%s\n", path)
+	fmt.Fprintf(stdout, "%s: choose your own opening_sequence in it, then check it with 'sesamed --check'\n", prog)
+	return 0
+}
+
+func formatOf(c *config.Config) string {
+	if c.Format == "" {
+		return config.FormatKnockd
+	}
+	return c.Format
+}
+
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -209,31 +451,24 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
-// configPath applies knockd's default and sesame's fallback.
-func configPath(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	for _, p := range []string{"/etc/knockd.conf", "/etc/sesame/sesame.conf"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+// failCheck prints the errors of a configuration --check could not load:
+// each file:line error on its own line, as tportknockd's -C does.
+func failCheck(w io.Writer, err error) int {
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintln(w, e.Error())
 		}
+		return 1
 	}
-	return "", errors.New("no configuration: /etc/knockd.conf and /etc/sesame/sesame.conf do not exist (use -c FILE)")
+	return fail(w, err)
 }
 
-func checkConfig(path string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(path)
-	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e.Error())
-			}
-			return 1
-		}
-		return fail(stderr, err)
-	}
+// checkConfig is --check: warnings on stderr, then on stdout a "# source:"
+// line and the configuration written back in the syntax it was read in
+// (knockd.conf when that syntax cannot say all of it, e.g. after
+// --capture).
+func checkConfig(cfg *config.Config, desc string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", prog, w)
 	}
@@ -264,14 +499,31 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	if failed {
 		return 1
 	}
-	printConfig := config.Print
-	if cfg.Format == config.FormatTportknockd {
-		printConfig = config.PrintTportknockd // answer in the syntax it was read in
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "# source: %s\n", oneLine(desc))
+	printed := false
+	switch cfg.Format { // answer in the syntax it was read in
+	case config.FormatTportknockd:
+		printed = config.PrintTportknockd(&out, cfg) == nil
+	case config.FormatPortKnocker:
+		printed = config.PrintPortKnocker(&out, cfg) == nil
 	}
-	if err := printConfig(stdout, cfg); err != nil {
-		return fail(stderr, err)
+	if !printed {
+		out.Truncate(strings.IndexByte(out.String(), '\n') + 1)
+		if err := config.Print(&out, cfg); err != nil {
+			return fail(stderr, err)
+		}
 	}
+	stdout.Write(out.Bytes())
 	return 0
+}
+
+// oneLine keeps a description on its comment line.
+func oneLine(s string) string {
+	if strings.ContainsAny(s, "\r\n\x00") {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func listInterfaces(stdout, stderr io.Writer) int {

@@ -20,6 +20,9 @@ func dump(c *Config) string {
 	fmt.Fprintf(&b, "Source: %q\n", c.Source)
 	fmt.Fprintf(&b, "UseSyslog: %v\nLogFile: %q\nPidFile: %q\nInterfaces: %q\nScanGuard: %v\nMaxAttempts: %d\n",
 		o.UseSyslog, o.LogFile, o.PidFile, o.Interfaces, o.ScanGuard, o.MaxAttempts)
+	if o.StateDir != "" || len(o.Capture) > 0 {
+		fmt.Fprintf(&b, "StateDir: %q\nCapture: %q\n", o.StateDir, FormatCapture(o.Capture))
+	}
 	for i, ev := range c.Events {
 		p := fmt.Sprintf("Events[%d].", i)
 		fmt.Fprintf(&b, "%sName: %q\n%sPos: %v\n", p, ev.Name, p, ev.Pos)
@@ -33,6 +36,15 @@ func dump(c *Config) string {
 		fmt.Fprintf(&b, "%sStartCommand: %q\n%sStartCommand6: %q\n", p, ev.StartCommand, p, ev.StartCommand6)
 		fmt.Fprintf(&b, "%sStopCommand: %q\n%sStopCommand6: %q\n", p, ev.StopCommand, p, ev.StopCommand6)
 		fmt.Fprintf(&b, "%sCmdTimeout: %v\n%sTarget: %v\n", p, ev.CmdTimeout, p, ev.Target)
+		// sesame's additions, written only when set so that the wants of
+		// older tests need not spell them out.
+		if ev.Payload != "" || ev.Lockout != 0 {
+			fmt.Fprintf(&b, "%sPayload: %q\n%sLockout: %v\n", p, ev.Payload, p, ev.Lockout)
+		}
+		if len(ev.Open) > 0 || ev.OpenTimeout != 0 || ev.Firewall != "" || ev.NftTable != "" || ev.FirewalldZone != "" {
+			fmt.Fprintf(&b, "%sOpen: %s\n%sOpenTimeout: %v\n%sFirewall: %q\n%sNftTable: %q\n%sFirewalldZone: %q\n",
+				p, FormatPorts(ev.Open), p, ev.OpenTimeout, p, ev.Firewall, p, ev.NftTable, p, ev.FirewalldZone)
+		}
 	}
 	return b.String()
 }

@@ -31,7 +31,8 @@ import (
 const DefaultPidFile = "/var/run/knockd.pid"
 
 // Load reads a configuration file and parses it in the format its content
-// shows (DetectFormat: tportknockd's <NAME> blocks or knockd.conf).
+// shows (DetectFormat: tportknockd's <NAME> blocks, port-knocking-doors'
+// TOML or knockd.conf).
 // Config.Source is path, Config.Format the format.
 func Load(path string) (*Config, error) {
 	src, err := os.ReadFile(path)

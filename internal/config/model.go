@@ -1,6 +1,7 @@
-// Package config turns the configuration files sesame reads (knockd.conf
-// today; tportknockd and port-knocking-doors formats later) into one model:
-// a list of events, each with a sequence, match options and actions.
+// Package config turns the configurations sesame reads (knockd.conf,
+// tportknockd's blocks, port-knocking-doors' TOML, and doors given on the
+// command line or in the environment) into one model: a list of events,
+// each with a sequence, match options and actions.
 //
 // Parsers never panic and report every problem as "file:line: what is
 // wrong", so that `sesamed --check` can show an administrator all mistakes
@@ -27,8 +28,9 @@ const (
 type Config struct {
 	// Source names where the configuration came from (a file path).
 	Source string
-	// Format is the syntax it was read in: FormatKnockd ("knockd.conf")
-	// or FormatTportknockd ("tportknockd"). "" means knockd.conf.
+	// Format is the syntax it was read in: FormatKnockd ("knockd.conf"),
+	// FormatTportknockd ("tportknockd") or FormatPortKnocker
+	// ("port-knocking-doors"). "" means knockd.conf.
 	Format  string
 	Options Options
 	Events  []Event

@@ -55,27 +55,43 @@ const (
 	FormatTportknockd = "tportknockd"
 )
 
-// DetectFormat tells the format of a configuration by its content: a file
-// whose first line that is neither blank nor a '#' comment starts with '<'
-// is tportknockd's, anything else knockd.conf.
+// DetectFormat tells the format of a configuration by its content, looking
+// only at lines that are neither blank nor '#' comments:
+//
+//   - tportknockd's when the first such line starts with '<' (a <NAME> tag);
+//   - port-knocking-doors' TOML when, before any line starting with '['
+//     (a knockd.conf section, which every knockd.conf has), a line is
+//     "key = value" with a key of port-knocking-doors (or a near miss of
+//     one) or a TOML array value ("= [..."), and the key is not a
+//     knockd.conf directive (a stray "Sequence = ..." stays knockd.conf);
+//   - knockd.conf otherwise, so that its parser explains what is wrong.
 func DetectFormat(src []byte) string {
+	first := true
 	for _, line := range strings.Split(string(src), "\n") {
 		t := trimBlank(line)
 		if t == "" || t[0] == '#' {
 			continue
 		}
-		if t[0] == '<' {
+		switch {
+		case first && t[0] == '<':
 			return FormatTportknockd
+		case t[0] == '[':
+			return FormatKnockd
+		case looksPortKnocker(t):
+			return FormatPortKnocker
 		}
-		break
+		first = false
 	}
 	return FormatKnockd
 }
 
 // Parse parses a configuration in the format DetectFormat finds.
 func Parse(file string, src []byte) (*Config, error) {
-	if DetectFormat(src) == FormatTportknockd {
+	switch DetectFormat(src) {
+	case FormatTportknockd:
 		return ParseTportknockd(file, src)
+	case FormatPortKnocker:
+		return ParsePortKnocker(file, src)
 	}
 	return ParseKnockd(file, src)
 }
