@@ -71,6 +71,10 @@ func ParseCapture(s string) ([]Capture, error) {
 			if prev.Kind == c.Kind && (c.Kind != CaptureNflog || prev.Group == c.Group) && (c.Kind != CapturePcap || prev.File == c.File) {
 				return nil, fmt.Errorf("item %d %q: given twice", i+1, item)
 			}
+			if prev.Kind == CaptureNflog && c.Kind == CaptureNflog && !prev.External && !c.External {
+				// sesame installs one log rule, for one group.
+				return nil, fmt.Errorf("item %d %q: sesame installs the log rule of one group only (nflog:%d); read others from your own rules with nflog:GROUP:external", i+1, item, prev.Group)
+			}
 		}
 		out = append(out, c)
 	}

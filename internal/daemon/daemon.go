@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,9 +67,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if len(cfg.Events) == 0 {
 		return ErrNoEvents
 	}
-	ifaces, err := interfaces(cfg, o)
-	if err != nil {
-		return err
+	var ifaces []string
+	if sniffs(cfg) {
+		if ifaces, err = interfaces(cfg, o); err != nil {
+			return err
+		}
 	}
 
 	onetime := make([]Sequencer, len(cfg.Events))
@@ -109,24 +111,22 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 
 	// Open every capture before doing anything else.
 	spec := filterSpec(cfg, onetime)
-	sources := make([]*capture.AFPacket, 0, len(ifaces))
+	feeds, err := openFeeds(cfg, o, ifaces, spec)
+	if err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil {
-			for _, s := range sources {
-				s.Close()
+			for _, f := range feeds {
+				f.src.Close()
 			}
 		}
 	}()
-	for _, name := range ifaces {
-		s, err := capture.OpenAFPacket(name, spec)
-		if err != nil {
-			return err
+	var local []netip.Addr
+	if sniffs(cfg) {
+		if local, err = localAddrs(ifaces); err != nil {
+			return fmt.Errorf("failed to read the interfaces' addresses: %w", err)
 		}
-		sources = append(sources, s)
-	}
-	local, err := localAddrs(ifaces)
-	if err != nil {
-		return fmt.Errorf("failed to read the interfaces' addresses: %w", err)
 	}
 
 	// Native doors: the firewall must hold what the configuration asks for
@@ -173,26 +173,34 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	eng.setLocal(local)
+	if sniffs(cfg) {
+		eng.setLocal(local)
+	}
 
 	capCtx, stopCapture := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for i, s := range sources {
+	for _, f := range feeds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runCapture(capCtx, log, ifaces[i], s, spec, eng)
+			runFeed(capCtx, log, f, eng)
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		followAddrs(capCtx, log, ifaces, eng, local)
-	}()
-	if len(local) == 0 {
-		log.Warn("no address on the capture interfaces: knocks are ignored until one is added", "interfaces", ifaces)
+	if sniffs(cfg) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			followAddrs(capCtx, log, ifaces, eng, local)
+		}()
+		if len(local) == 0 {
+			log.Warn("no address on the capture interfaces: knocks are ignored until one is added", "interfaces", ifaces)
+		}
 	}
-	log.Info("ready", "interfaces", ifaces, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard)
+	names := make([]string, len(feeds))
+	for i, f := range feeds {
+		names[i] = f.src.Name()
+	}
+	log.Info("ready", "capture", names, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard)
 	if o.Ready != nil {
 		o.Ready()
 	}
@@ -221,33 +229,6 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// runCapture runs one capture source; if it fails (the interface went
-// away), it logs and reopens it until ctx ends instead of taking the
-// daemon down with the interface.
-func runCapture(ctx context.Context, log *slog.Logger, name string, s *capture.AFPacket, spec capture.FilterSpec, sink capture.Sink) {
-	for {
-		err := s.Run(ctx, sink)
-		st := s.Stats()
-		log.Info("capture stats", "interface", name, "packets", st.Packets, "drops", st.Drops, "undecodable", st.Undecodable)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Error("capture stopped; will reopen", "interface", name, "err", err)
-		for s = nil; s == nil; {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			if s, err = capture.OpenAFPacket(name, spec); err != nil {
-				log.Debug("reopen failed", "interface", name, "err", err)
-				s = nil
-			}
-		}
-		log.Info("capture reopened", "interface", name)
-	}
 }
 
 // interfaces picks the interfaces to capture on: -i flags, else the
