@@ -49,10 +49,10 @@ func TestMain(m *testing.M) {
 		}
 		binPath[name] = out
 	}
-	for _, name := range []string{"knockd", "knock", "hping3", "nft", "ip", "tcpdump"} {
+	for _, name := range []string{"knockd", "knock", "hping3", "nft", "ip", "tcpdump", "socat"} {
 		p, err := exec.LookPath(name)
 		if err != nil {
-			binErr[name] = fmt.Sprintf("%s is not installed (apt-get install knockd hping3 nftables iproute2): %v", name, err)
+			binErr[name] = fmt.Sprintf("%s is not installed (apt-get install knockd hping3 nftables iproute2 socat tcpdump): %v", name, err)
 			continue
 		}
 		binPath[name] = p
