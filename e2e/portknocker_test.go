@@ -115,3 +115,49 @@ func testPortKnockingDoors(t *testing.T, capture string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestQuickStartWithoutFile: a door from the command line alone, in
+// knockd's terms (--sequence/--open, knocked with sesame) and in
+// port-knocking-doors' (-m/--ports, knocked with its datagrams).
+func TestQuickStartWithoutFile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		knock func(t *testing.T, c *netlab.Host, srv string)
+	}{
+		{"sequence-open", []string{"--sequence", "7000,8000:udp,9000", "--open", fmt.Sprintf("tcp:%d", nativePort)},
+			func(t *testing.T, c *netlab.Host, srv string) { knockWith(t, c, srv, "7000", "8000:udp", "9000") }},
+		{"magic-seq-ports", []string{"-m", "11001,11003,11002,11005,11004", "--ports", fmt.Sprint(nativePort)},
+			func(t *testing.T, c *netlab.Host, srv string) {
+				for _, p := range []int{11001, 11003, 11002, 11005, 11004} {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					out, err := c.Run(ctx, "sh", "-c", fmt.Sprintf(`printf 'knock\n' | %s -u - UDP:%s:%d`, bin(t, "socat"), srv, p))
+					cancel()
+					if err != nil {
+						t.Fatalf("socat: %v\n%s", err, out)
+					}
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lab := netlab.New(t, netlab.Config{Clients: 1})
+			echoOn(t, lab.Server, nativePort)
+			dir := t.TempDir()
+			args := append([]string{"-i", lab.Server.IfName, "-v"}, tc.flags...)
+			d := lab.Server.Start(t, logPath(t, dir, "sesamed"), bin(t, "sesamed"), args...)
+			if _, err := d.WaitLog("msg=ready", 10*time.Second); err != nil {
+				t.Fatalf("sesamed %v did not become ready: %v\n%s", args, err, d.Log())
+			}
+			c := lab.Client(0)
+			to := dst(lab.Server.V4)
+			mustFiltered(t, c, c.V4, to, "before the knock")
+			tc.knock(t, c, lab.Server.V4.String())
+			if _, err := d.WaitLog(`msg="OPEN SESAME" src=`+c.V4.String(), 5*time.Second); err != nil {
+				t.Fatalf("the knock did not open: %v\n%s", err, d.Log())
+			}
+			mustConnect(t, c, c.V4, to, "after the knock")
+		})
+	}
+}
