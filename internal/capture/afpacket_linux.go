@@ -196,27 +196,11 @@ func (s *AFPacket) step(sink Sink, h *packet.Hit) error {
 
 // deliver decodes one frame into h and hands it to sink.
 func (s *AFPacket) deliver(frame []byte, h *packet.Hit, sink Sink) {
-	if err := decode(s.link, frame, h); err != nil {
+	if err := Decode(s.link, frame, h); err != nil {
 		s.errs.Add(1)
 		return
 	}
 	sink.Hit(h)
-}
-
-// errDecodePanic stands for a decoder bug that a packet triggered: counted
-// like any undecodable packet rather than taking the daemon down.
-var errDecodePanic = errors.New("capture: decoder panicked")
-
-// decode is packet.Decode, guarded: the capture path faces the network, and
-// a crafted packet must never stop the daemon.
-func decode(link packet.LinkType, frame []byte, h *packet.Hit) (err error) {
-	defer func() {
-		if recover() != nil {
-			*h = packet.Hit{}
-			err = errDecodePanic
-		}
-	}()
-	return packet.Decode(link, frame, h)
 }
 
 // refreshStats folds the kernel's counters (which reset on every read)

@@ -325,26 +325,11 @@ func (s *Source) loop(ctx context.Context, sink capture.Sink, h *packet.Hit) err
 // h and hands it to sink.
 func (s *Source) deliver(p []byte, h *packet.Hit, sink capture.Sink) {
 	s.packets.Add(1)
-	if err := decode(p, h); err != nil {
+	if err := capture.Decode(packet.LinkRaw, p, h); err != nil {
 		s.undecodable.Add(1)
 		return
 	}
 	sink.Hit(h)
-}
-
-// errDecodePanic stands for a decoder bug that a packet triggered: counted
-// like any undecodable packet rather than taking the daemon down.
-var errDecodePanic = errors.New("nflog: decoder panicked")
-
-// decode is packet.Decode, guarded: the capture path faces the network.
-func decode(p []byte, h *packet.Hit) (err error) {
-	defer func() {
-		if recover() != nil {
-			*h = packet.Hit{}
-			err = errDecodePanic
-		}
-	}()
-	return packet.Decode(packet.LinkRaw, p, h)
 }
 
 // release stops the reader, closes the socket (which unbinds the group)

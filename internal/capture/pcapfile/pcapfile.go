@@ -334,7 +334,7 @@ func (s *File) step(done <-chan struct{}, sink capture.Sink, h *packet.Hit) (mor
 		s.undec.Add(1)
 		return true, nil
 	}
-	if len(data) < dec.strip || decode(dec.link, data[dec.strip:], h) != nil {
+	if len(data) < dec.strip || capture.Decode(dec.link, data[dec.strip:], h) != nil {
 		s.undec.Add(1)
 		return true, nil
 	}
@@ -370,21 +370,6 @@ func (s *File) readError(err error, ci gopacket.CaptureInfo) error {
 		err = fmt.Errorf("file ends inside the record: %w", io.ErrUnexpectedEOF)
 	}
 	return fmt.Errorf("failed to read capture file %s: record %d: %w", s.path, s.records+1, err)
-}
-
-// errDecodePanic stands for a decoder bug that a record triggered: counted
-// like any undecodable record rather than taking the daemon down.
-var errDecodePanic = errors.New("pcapfile: decoder panicked")
-
-// decode is packet.Decode, guarded: a report's file is untrusted input.
-func decode(link packet.LinkType, frame []byte, h *packet.Hit) (err error) {
-	defer func() {
-		if recover() != nil {
-			*h = packet.Hit{}
-			err = errDecodePanic
-		}
-	}()
-	return packet.Decode(link, frame, h)
 }
 
 // pacer schedules a paced replay (see the package comment).
