@@ -264,7 +264,8 @@ type SequenceChange struct {
 
 // SetSequences replaces the sequences of several events at once (TOTP
 // sequences moving on to the next time step) in one pass over the
-// attempts. Attempts in progress for those events are dropped.
+// attempts. Attempts in progress for those events are dropped; lockouts
+// stay.
 func (m *Matcher) SetSequences(changes []SequenceChange) {
 	if len(changes) == 0 {
 		return
@@ -275,7 +276,8 @@ func (m *Matcher) SetSequences(changes []SequenceChange) {
 		m.events[c.Event].Sequence = c.Sequence
 	}
 	for i := range m.slab {
-		if a := &m.slab[i]; a.inUse && changed[a.event] {
+		// A lockout outlives the sequence: it is the source that erred.
+		if a := &m.slab[i]; a.inUse && !a.locked && changed[a.event] {
 			m.remove(uint32(i + 1))
 		}
 	}
@@ -428,7 +430,9 @@ func (m *Matcher) fail(ref uint32, h *packet.Hit, now int64, out []Outcome) []Ou
 	a.locked = true
 	a.deadline = now + ev.lockout
 	m.tappend(ref) // now in the lockout's list
-	m.requeue(ref, probation)
+	// Protected, so that a flood of spoofed first knocks, which only ever
+	// evicts from probation while it can, does not lift the lockout.
+	m.requeue(ref, protected)
 	return append(out, o)
 }
 

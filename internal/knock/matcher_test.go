@@ -595,10 +595,11 @@ func TestPayloadAndLockout(t *testing.T) {
 	}
 }
 
-// Locked-out sources are the first evicted and are evicted silently.
-func TestLockoutEvictedFirst(t *testing.T) {
+// A lockout is not lifted by a flood of spoofed first knocks (they evict
+// one another), nor by the event's sequence moving on.
+func TestLockoutSurvivesFloodAndSequenceChange(t *testing.T) {
 	ev := Event{Sequence: udpSeq(1, 2, 3), Timeout: time.Minute, Lockout: time.Hour}
-	m := New([]Event{ev}, Options{MaxAttempts: 2})
+	m := New([]Event{ev}, Options{MaxAttempts: 4})
 	now := int64(1e9)
 	hit := func(src string, port uint16) []Outcome {
 		h := packet.Hit{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr("198.18.0.1"), Proto: packet.UDP, DstPort: port}
@@ -608,13 +609,21 @@ func TestLockoutEvictedFirst(t *testing.T) {
 	if o := hit("198.18.0.2", 3); len(o) != 1 || !o[0].Locked {
 		t.Fatalf("wrong knock: %v, want a locked failure", o)
 	}
-	hit("198.18.0.3", 1)
-	hit("198.18.0.3", 2) // protected now
-	if o := hit("198.18.0.4", 1); len(o) != 1 || o[0].Kind != Progress {
-		t.Fatalf("new knocker with the slab full of a lockout and a knocker: %v, want only its progress", o)
+	for i := range 1000 {
+		hit(fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), 1)
 	}
-	// The slab is full again (.3 protected, .4 at its first step): .4 goes.
-	if o := hit("198.18.0.2", 1); len(o) != 2 || o[0].Kind != Evicted || o[0].Src != netip.MustParseAddr("198.18.0.4") || o[1].Kind != Progress {
-		t.Fatalf("the evicted locked-out source knocks again: %v, want .4 evicted and its progress (its lockout was the one evicted)", o)
+	m.SetSequence(0, udpSeq(1, 2, 3))
+	for _, p := range []uint16{1, 2, 3} {
+		if o := hit("198.18.0.2", p); len(o) != 0 {
+			t.Fatalf("locked-out source knocks %d after a flood and a sequence change: %v, want nothing", p, o)
+		}
+	}
+	now += int64(time.Hour)
+	m.Expire(now, nil)
+	for _, p := range []uint16{1, 2} {
+		hit("198.18.0.2", p)
+	}
+	if o := hit("198.18.0.2", 3); len(o) != 1 || o[0].Kind != Open {
+		t.Fatalf("after the lockout: %v, want open", o)
 	}
 }
