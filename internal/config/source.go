@@ -126,15 +126,8 @@ func (s Sources) Load() (*Config, string, error) {
 			return nil, "", err
 		}
 		return c, fmt.Sprintf("-c %s (%s format)", s.File, formatName(c.Format)) + ignored(false, EnvSequence, EnvPorts), nil
-	case envSeq != "" || envPorts != "":
+	case envSeq != "" && envPorts != "":
 		const source = "environment (" + EnvSequence + "/" + EnvPorts + ")"
-		if envSeq == "" || envPorts == "" {
-			set, unset := EnvSequence, EnvPorts
-			if envSeq == "" {
-				set, unset = EnvPorts, EnvSequence
-			}
-			return nil, "", flagErrorf("%s is set but %s is not, expected both (or -m/--magic-seq and --ports)", set, unset)
-		}
 		sq, err := ParseMagicSequence(envSeq)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", EnvSequence, err)
@@ -153,21 +146,47 @@ func (s Sources) Load() (*Config, string, error) {
 		}
 		files = DefaultFiles(home)
 	}
+	// One of the two variables alone defines no door: it is not a source
+	// (port-knocking-doors uses each only to stand in for its flag).
+	halfEnv := ""
+	switch {
+	case envSeq != "":
+		halfEnv = "; ignored: " + EnvSequence + " (set without " + EnvPorts + ")"
+	case envPorts != "":
+		halfEnv = "; ignored: " + EnvPorts + " (set without " + EnvSequence + ")"
+	}
 	for _, f := range files {
-		_, err := os.Stat(f)
+		fi, err := os.Stat(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("failed to read configuration: %w", err)
 		}
-		c, err := Load(f)
+		if err := checkTrusted(f, fi); err != nil {
+			return nil, "", err
+		}
+		c, err := loadDefault(f)
 		if err != nil {
 			return nil, "", err
 		}
-		return c, fmt.Sprintf("%s (the first default file found; %s format)", f, formatName(c.Format)), nil
+		return c, fmt.Sprintf("%s (the first default file found; %s format)%s", f, formatName(c.Format), halfEnv), nil
 	}
-	return nil, "", fmt.Errorf("no configuration: none of %s exists, expected -c FILE, --sequence LIST --open LIST, -m LIST --ports LIST, or %s and %s", strings.Join(files, ", "), EnvSequence, EnvPorts)
+	return nil, "", fmt.Errorf("no configuration: none of %s exists, expected -c FILE, --sequence LIST --open LIST, -m LIST --ports LIST, or %s and %s%s", strings.Join(files, ", "), EnvSequence, EnvPorts, halfEnv)
+}
+
+// loadDefault reads a default file. port-knocking-doors' files are read as
+// its TOML and nothing else: a file in a home directory must not turn into
+// a knockd.conf whose commands sesamed runs as root.
+func loadDefault(path string) (*Config, error) {
+	if !strings.HasSuffix(path, PortKnockerHomeFile) && !strings.HasSuffix(path, "/port_knocker.toml") {
+		return Load(path)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read configuration: %w", err)
+	}
+	return ParsePortKnocker(path, src)
 }
 
 // portKnocker builds port-knocking-doors' door from -m/--ports, each

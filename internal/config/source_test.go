@@ -155,8 +155,7 @@ func TestSourcesErrors(t *testing.T) {
 		{"bad --sequence", sourceWorld{}, Sources{Sequence: "1,x", Open: "22"}, true, `bad --sequence "1,x": element 2 "x": port "x" is not a number`},
 		{"bad KNOCKER_PORTS with -m", sourceWorld{env: map[string]string{EnvPorts: "0"}}, Sources{MagicSeq: "1,2,3,4,5"}, false, "KNOCKER_PORTS: ports to control \"0\": item 1: port 0 out of range"},
 		{"bad KNOCKER_SEQ", sourceWorld{env: map[string]string{EnvSequence: "1,1,2,3,4", EnvPorts: "22"}}, Sources{}, false, "KNOCKER_SEQ: magic sequence \"1,1,2,3,4\" has port 1 twice in a row"},
-		{"KNOCKER_SEQ alone", sourceWorld{knockd: true, env: map[string]string{EnvSequence: "1,2,3,4,5"}}, Sources{}, true, "KNOCKER_SEQ is set but KNOCKER_PORTS is not, expected both (or -m/--magic-seq and --ports)"},
-		{"KNOCKER_PORTS alone", sourceWorld{env: map[string]string{EnvPorts: "22"}}, Sources{}, true, "KNOCKER_PORTS is set but KNOCKER_SEQ is not"},
+		{"KNOCKER_PORTS alone is no source", sourceWorld{env: map[string]string{EnvPorts: "22"}}, Sources{}, false, "or KNOCKER_SEQ and KNOCKER_PORTS; ignored: KNOCKER_PORTS (set without KNOCKER_SEQ)"},
 		{"no configuration anywhere", sourceWorld{}, Sources{}, false, "no configuration: none of "},
 		{"-c of a missing file", sourceWorld{knockd: true}, Sources{File: "/nonexistent/sesame.conf"}, false, "failed to read configuration"},
 	}
@@ -211,5 +210,54 @@ func TestDefaultFiles(t *testing.T) {
 	c, desc, err := Sources{Home: home, Getenv: func(string) string { return "" }}.Load()
 	if err != nil || c.Format != FormatPortKnocker || !strings.HasPrefix(desc, filepath.Join(home, PortKnockerHomeFile)) {
 		t.Errorf("Load with Home: %v, %q", err, desc)
+	}
+}
+
+// Half an environment is not a source: the default files still count, and
+// the description says what was ignored.
+func TestSourcesHalfEnvironmentFallsThrough(t *testing.T) {
+	t.Parallel()
+	s, _ := sourceWorld{knockd: true, env: map[string]string{EnvSequence: "1,2,3,4,5"}}.sources(t)
+	c, desc, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Format != FormatKnockd || !strings.HasSuffix(desc, "; ignored: KNOCKER_SEQ (set without KNOCKER_PORTS)") {
+		t.Errorf("format %s, source %q", c.Format, desc)
+	}
+}
+
+// A default file someone else could have written is refused, and
+// port-knocking-doors' files are read as its TOML only: a knockd.conf
+// dropped in ~/.port_knocker.toml must never run its Start_Command.
+func TestDefaultFilesAreTrustedTOML(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(home, PortKnockerHomeFile)
+	load := func() (string, error) {
+		_, desc, err := Sources{Getenv: func(string) string { return "" }, Home: home, Files: []string{file}}.Load()
+		return desc, err
+	}
+	if err := os.WriteFile(file, []byte("[x]\nSequence = 1,2,3\nStart_Command = touch /tmp/pwned-%IP%\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(); err == nil || !strings.Contains(err.Error(), PortKnockerHomeFile+":1:") {
+		t.Errorf("a knockd.conf in %s: %v, want a TOML error at line 1", PortKnockerHomeFile, err)
+	}
+	if err := os.WriteFile(file, []byte("ports_to_controls = [22]\nopening_sequence = [1,2,3,4,5]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(); err != nil {
+		t.Fatalf("a good file: %v", err)
+	}
+	if err := os.Chmod(file, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(); err == nil || !strings.Contains(err.Error(), "lets others change it") {
+		t.Errorf("a world-writable default file: %v, want it refused", err)
 	}
 }
