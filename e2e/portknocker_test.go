@@ -29,7 +29,7 @@ doors_cleanup_periode=10
 `
 
 const (
-	pkdLockout  = 3 // s
+	pkdLockout  = 5 // s (a margin a slow machine cannot eat up)
 	pkdDoorOpen = 4 // s
 )
 
@@ -89,7 +89,7 @@ func testPortKnockingDoors(t *testing.T, capture string) {
 	// opens nothing, the same knock after the lockout opens.
 	send(b, `knock\n`, seq[:2]...)
 	send(b, `hello\n`, seq[2])
-	if _, err := d.WaitLog(`src=`+b.V4.String()+` event=port-knocking-doors stage=2/5 hit=udp:16003 lockout=3s`, 3*time.Second); err != nil {
+	if _, err := d.WaitLog(`src=`+b.V4.String()+` event=port-knocking-doors stage=2/5 hit=udp:16003 lockout=5s`, 3*time.Second); err != nil {
 		t.Fatalf("no failure line with the lockout: %v\n%s", err, d.Log())
 	}
 	locked := time.Now()

@@ -71,9 +71,12 @@ func ParseCapture(s string) ([]Capture, error) {
 			if prev.Kind == c.Kind && (c.Kind != CaptureNflog || prev.Group == c.Group) && (c.Kind != CapturePcap || prev.File == c.File) {
 				return nil, fmt.Errorf("item %d %q: given twice", i+1, item)
 			}
-			if prev.Kind == CaptureNflog && c.Kind == CaptureNflog && !prev.External && !c.External {
-				// sesame installs one log rule, for one group.
-				return nil, fmt.Errorf("item %d %q: sesame installs the log rule of one group only (nflog:%d); read others from your own rules with nflog:GROUP:external", i+1, item, prev.Group)
+			// Two sources that see the same packets would count every
+			// knock twice, interleaved, which fails knocks (and with a
+			// Lockout, locks the knocker out). Only NFLOG groups fed by
+			// rules of the administrator's own can be told apart.
+			if !prev.External || !c.External {
+				return nil, fmt.Errorf("item %d %q: %s and %s see the same packets, so every knock would count twice; expected one source (or several nflog:GROUP:external groups your own rules feed with different packets)", i+1, item, prev, c)
 			}
 		}
 		out = append(out, c)
@@ -135,6 +138,19 @@ func (o *Options) HasCapture(kind string) bool {
 		}
 	}
 	return false
+}
+
+// SeesProbes reports whether the capture sees what the scan guard judges
+// by: new-connection packets to every port. UDP sockets see only the
+// sequence ports; everything else does (an NFLOG rule sesame installs
+// logs probes too; an external one is the administrator's to make).
+func (o *Options) SeesProbes() bool {
+	for _, c := range o.Capture {
+		if c.Kind != CaptureUDP {
+			return true
+		}
+	}
+	return len(o.Capture) == 0
 }
 
 // MaxPayload is the longest UDP_Payload: what a hit keeps of a datagram.

@@ -16,8 +16,11 @@ func TestParseCapture(t *testing.T) {
 		err  string
 	}{
 		{in: "afpacket", want: []Capture{{Kind: CaptureAFPacket}}},
-		{in: " UDP , nflog:5 ", want: []Capture{{Kind: CaptureUDP}, {Kind: CaptureNflog, Group: 5}}},
-		{in: "nflog:0:external,nflog:65535", want: []Capture{{Kind: CaptureNflog, External: true}, {Kind: CaptureNflog, Group: 65535}}},
+		{in: " UDP ", want: []Capture{{Kind: CaptureUDP}}},
+		{in: "nflog:0:external,nflog:65535:EXTERNAL", want: []Capture{{Kind: CaptureNflog, External: true}, {Kind: CaptureNflog, Group: 65535, External: true}}},
+		{in: "udp,afpacket", err: `item 2 "afpacket": udp and afpacket see the same packets, so every knock would count twice`},
+		{in: "nflog:5,nflog:6:external", err: `item 2 "nflog:6:external": nflog:5 and nflog:6:external see the same packets`},
+		{in: "pcap:/a,pcap:/b", err: `item 2 "pcap:/b": pcap:/a and pcap:/b see the same packets`},
 		{in: "pcap:/tmp/a b.pcap", want: []Capture{{Kind: CapturePcap, File: "/tmp/a b.pcap"}}},
 		{in: "pcap:c:\\x.pcap", want: []Capture{{Kind: CapturePcap, File: "c:\\x.pcap"}}},
 		{in: "", err: "empty capture list, expected afpacket, udp, nflog:GROUP or pcap:FILE"},
@@ -29,7 +32,6 @@ func TestParseCapture(t *testing.T) {
 		{in: "udp:7000", err: `item 1 "udp:7000": udp takes no argument`},
 		{in: "afpacket,afpacket", err: `item 2 "afpacket": given twice`},
 		{in: "nflog:5,nflog:5:external", err: `item 2 "nflog:5:external": given twice`},
-		{in: "nflog:5,nflog:6", err: `item 2 "nflog:6": sesame installs the log rule of one group only (nflog:5); read others from your own rules with nflog:GROUP:external`},
 		{in: "pcap", err: `expected pcap:FILE`},
 		{in: "libpcap", err: `item 1 "libpcap": unknown capture "libpcap", expected afpacket, udp, nflog:GROUP or pcap:FILE`},
 	}
@@ -82,19 +84,19 @@ func TestParsePayload(t *testing.T) {
 // The directives in a knockd.conf, and what they cannot say.
 func TestCaptureDirectives(t *testing.T) {
 	t.Parallel()
-	cfg, err := ParseKnockd("k.conf", []byte("[options]\n\tCapture = udp, nflog:3\n[pkd]\n\tSequence = 1:udp,2:udp\n\tUDP_Payload = knock\\n\n\tLockout = 5\n\tStart_Command = true\n"))
+	cfg, err := ParseKnockd("k.conf", []byte("[options]\n\tCapture = nflog:4:external, nflog:3:external\n[pkd]\n\tSequence = 1:udp,2:udp\n\tUDP_Payload = knock\\n\n\tLockout = 5\n\tStart_Command = true\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ev := cfg.Events[0]
-	if got := FormatCapture(cfg.Options.Capture); got != "udp, nflog:3" || ev.Payload != "knock\n" || ev.Lockout != 5*time.Second {
+	if got := FormatCapture(cfg.Options.Capture); got != "nflog:4:external, nflog:3:external" || ev.Payload != "knock\n" || ev.Lockout != 5*time.Second {
 		t.Errorf("Capture %q, payload %q, lockout %v", got, ev.Payload, ev.Lockout)
 	}
 	var b strings.Builder
 	if err := Print(&b, cfg); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Capture            = udp, nflog:3\n", "UDP_Payload        = knock\\n\n", "Lockout            = 5\n"} {
+	for _, want := range []string{"Capture            = nflog:4:external, nflog:3:external\n", "UDP_Payload        = knock\\n\n", "Lockout            = 5\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("printed config lacks %q:\n%s", want, b.String())
 		}
@@ -104,6 +106,7 @@ func TestCaptureDirectives(t *testing.T) {
 		{"[a]\n\tSequence = 1\n\tLockout = 0\n", "k.conf:3: Lockout 0 is too short, expected at least 1 second"},
 		{"[a]\n\tSequence = 1\n\tUDP_Payload = \\y\n", `k.conf:3: bad UDP_Payload: unknown escape \y`},
 		{"[a]\n\tCapture = udp\n\tSequence = 1\n", "k.conf:2: Capture belongs in [options]"},
+		{"[a]\n\tTOTP_Secret_File = /x\n\tLockout = 5\n", "k.conf:3: Lockout does not apply to TOTP events (event [a])"},
 	} {
 		_, err := ParseKnockd("k.conf", []byte(tt.src))
 		if err == nil || !strings.Contains(err.Error(), tt.err) {

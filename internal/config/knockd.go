@@ -207,6 +207,11 @@ func (p *knockdParser) endSection() {
 		p.errorf(ev.Pos.Line, "event [%s] has no Sequence, expected Sequence = port[:tcp|udp],... or a file: One_Time_Sequences, TOTP_Secret_File or Cipher_Key_File = FILE", ev.Name)
 	}
 	p.checkSource(ev)
+	if l, ok := ev.seen["Lockout"]; ok && ev.TOTP != nil {
+		// A TOTP event is a matcher lane per client and time step, and a
+		// lockout would hold one lane only: refuse rather than half-work.
+		p.errorf(l, "Lockout does not apply to TOTP events (event [%s]): each knock is already valid once, and a wrong one only ends its attempt", ev.Name)
+	}
 	// knockd runs Start_Command (Stop_Command) for IPv6 knockers when no
 	// _6 variant is given; an empty _6 value means "do nothing". Resolve
 	// that here so the model says exactly what runs.

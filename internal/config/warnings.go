@@ -23,12 +23,20 @@ func (c *Config) Warnings() []string {
 		if ev.StartCommand == "" && ev.StartCommand6 == "" && len(ev.Open) == 0 {
 			ws = append(ws, Error{ev.Pos, fmt.Sprintf("%s has no %s: a successful knock does nothing", w.event(&ev), w.action)})
 		}
-		if msg := scanWalks(ev.Sequence, c.Options.ScanGuard, ev.Payload).say(w.label(&ev), w.sequence(&ev), ev.Payload); msg != "" {
+		guardOff := "ScanGuard is off"
+		if c.Options.ScanGuard && !c.Options.SeesProbes() {
+			guardOff = "Capture = udp sees only the sequence ports (no scan guard)"
+		}
+		guard := c.Options.ScanGuard && c.Options.SeesProbes()
+		if msg := scanWalks(ev.Sequence, guard, ev.Payload).say(w.label(&ev), w.sequence(&ev), ev.Payload, guardOff); msg != "" {
 			ws = append(ws, Error{ev.Pos, w.prefix(&ev) + msg})
 		}
 		if c.Format == FormatPortKnocker && isExampleSequence(ev.Sequence) {
 			ws = append(ws, Error{ev.Pos, fmt.Sprintf("%s %s is the example of port-knocking-doors' help: anyone who has read it can knock; choose your own ports", w.label(&ev), w.sequence(&ev))})
 		}
+	}
+	if c.Options.ScanGuard && !c.Options.SeesProbes() {
+		ws = append(ws, Error{Pos{c.Source, 0}, "Capture = udp: the scan guard cannot work, since UDP sockets see only the sequence ports; and a bound port answers no ICMP port-unreachable, so a UDP scan tells the knock ports from closed ones (only their order stays secret). Prefer afpacket or nflog:GROUP, or drop unsolicited UDP in the firewall"})
 	}
 	var out []string
 	for _, w := range ws.sorted() {
@@ -153,16 +161,16 @@ func scanWalks(seq []Element, guard bool, payload string) walk {
 
 // say explains the walk of a sequence, in the format's words (label, the
 // sequence as the format writes it), or returns "".
-func (w walk) say(label, sequence, payload string) string {
+func (w walk) say(label, sequence, payload, guardOff string) string {
 	switch w {
 	case walkOnePort:
 		return fmt.Sprintf("a one-port %s (%s) is opened by any scan that touches that port", label, sequence)
 	case walkConsecutive:
 		return fmt.Sprintf("%s %s is consecutive ascending ports: a sequential port scan walks it", label, sequence)
 	case walkAscending:
-		return fmt.Sprintf("%s %s is ascending and ScanGuard is off: a sequential port scan walks it", label, sequence)
+		return fmt.Sprintf("%s %s is ascending and %s: a sequential port scan walks it", label, sequence, guardOff)
 	case walkPayloadOnly:
-		return fmt.Sprintf("%s %s is ascending and ScanGuard is off: a sequential scan that sends the payload %s to every port walks it (other scans fail on the payload)", label, sequence, FormatPayload(payload))
+		return fmt.Sprintf("%s %s is ascending and %s: a sequential scan that sends the payload %s to every port walks it (other scans fail on the payload)", label, sequence, guardOff, FormatPayload(payload))
 	}
 	return ""
 }

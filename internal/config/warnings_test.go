@@ -27,6 +27,9 @@ func TestWarningsSpeakTheFormat(t *testing.T) {
 		{"port-knocking-doors: its own example", ParsePortKnocker, "ports_to_controls = [22]\nopening_sequence = [16001,16002,16003,16004,16005]\n",
 			[]string{"t.conf:2: opening_sequence [16001, 16002, 16003, 16004, 16005] is the example of port-knocking-doors' help: anyone who has read it can knock; choose your own ports"}},
 		{"port-knocking-doors: consecutive ports of one's own are not walked", ParsePortKnocker, "ports_to_controls = [22]\nopening_sequence = [20001,20002,20003,20004,20005]\n", nil},
+		{"UDP sockets: no scan guard, and the ports show", ParseKnockd, "[options]\nCapture = udp\n[a]\nSequence = 1:udp,5:udp,9:udp\nUDP_Payload = knock\\n\nStart_Command = x\n",
+			[]string{"t.conf: Capture = udp: the scan guard cannot work, since UDP sockets see only the sequence ports; and a bound port answers no ICMP port-unreachable, so a UDP scan tells the knock ports from closed ones (only their order stays secret). Prefer afpacket or nflog:GROUP, or drop unsolicited UDP in the firewall",
+				`t.conf:3: event [a]: sequence 1:udp,5:udp,9:udp is ascending and Capture = udp sees only the sequence ports (no scan guard): a sequential scan that sends the payload knock\n to every port walks it (other scans fail on the payload)`}},
 		{"port-knocking-doors: no lockout is fine", ParsePortKnocker, "ports_to_controls = [22]\nopening_sequence = [9,7,5,3,1]\nignoring_period_after_knock_error = 0\n", nil},
 	}
 	for _, tt := range tests {

@@ -67,6 +67,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if len(cfg.Events) == 0 {
 		return ErrNoEvents
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w) // what --check warns about, so it is seen without --check too
+	}
+	if !sniffs(cfg) && len(o.Interfaces) > 0 {
+		log.Warn("-i is ignored: no capture reads interfaces (Capture is not afpacket)", "interfaces", o.Interfaces, "capture", config.FormatCapture(cfg.Options.Capture))
+	}
 	var ifaces []string
 	if sniffs(cfg) {
 		if ifaces, err = interfaces(cfg, o); err != nil {
@@ -200,7 +206,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	for i, f := range feeds {
 		names[i] = f.src.Name()
 	}
-	log.Info("ready", "capture", names, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard)
+	log.Info("ready", "capture", names, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard && cfg.Options.SeesProbes())
 	if o.Ready != nil {
 		o.Ready()
 	}

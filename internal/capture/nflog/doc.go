@@ -14,8 +14,10 @@
 // what the daemon may see.
 //
 // The rule only observes. With Options.Install sesame installs its own:
-// table inet sesame_nflog, one chain on the input hook at priority -300
-// (raw, before anyone's filter) with policy accept, whose rules log TCP
+// table inet sesame_nflog_GROUP (TableName: one table per group, so
+// daemons on different groups in one network namespace leave each other's
+// rules alone), one chain on the input hook at priority -300 (raw, before
+// anyone's filter) with policy accept, whose rules log TCP
 // and UDP to the sequence ports (interval sets: a cipher knock's 256-port
 // window is one range) and, with the scan guard, every probe (a TCP
 // segment without ACK, any UDP datagram), each packet at most once, and
@@ -39,13 +41,18 @@
 // hands it to the sink; nothing is delivered after Run returns.
 package nflog
 
+import "strconv"
+
 // Options says how Open sets up the source.
 type Options struct {
 	// Install makes Open install sesame's own log rule for spec (and Close,
 	// or Run when it returns, remove it); false means the administrator's
-	// rule already logs to the group. The table has a fixed name, so a
-	// network namespace holds one: a second source with Install replaces
-	// the first one's table.
+	// rule already logs to the group. The table is named for the group
+	// (TableName), so sources on different groups each have their own and
+	// neither replaces nor removes the other's. Two sources on one group
+	// cannot coexist (the second Open fails with ErrGroupInUse before it
+	// installs anything), so a table of the same name that Open finds is a
+	// crashed run's, and Open replaces it.
 	Install bool
 	// NetNSFd, when non-zero, is a network namespace fd for the nftables
 	// connection (tests); the nflog netlink socket itself is opened in the
@@ -54,9 +61,11 @@ type Options struct {
 	NetNSFd int
 }
 
-// TableName is the nftables table (family inet) that Open installs with
-// Options.Install.
-const TableName = "sesame_nflog"
+// TableName is the name of the nftables table (family inet) that Open
+// installs for group with Options.Install: "sesame_nflog_GROUP".
+func TableName(group uint16) string {
+	return "sesame_nflog_" + strconv.FormatUint(uint64(group), 10)
+}
 
 // CopyRange is how many bytes of each logged packet the kernel copies to
 // the source, from the IP header on: IPv6 (40) with a run of extension

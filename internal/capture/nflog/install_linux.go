@@ -19,7 +19,10 @@ type installed struct {
 // install puts rs in place in one atomic batch. A table of that name left
 // by a crashed run is deleted in the same batch (add, delete, add: the
 // first add makes the delete valid when there is none), so Open is
-// idempotent and no moment passes without the rules.
+// idempotent and no moment passes without the rules. The name carries the
+// group, and Open installs only after binding the group, which fails while
+// another source holds it: so a table of that name is never a live
+// source's, and another group's table is never touched.
 func install(rs *ruleset, opts ...nft.ConnOption) (*installed, error) {
 	c, err := nft.New(append([]nft.ConnOption{nft.AsLasting()}, opts...)...)
 	if err != nil {

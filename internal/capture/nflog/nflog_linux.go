@@ -77,7 +77,14 @@ var _ capture.Source = (*Source)(nil)
 // reported at start-up. A permission failure is errors.Is(err,
 // os.ErrPermission).
 func Open(group uint16, spec capture.FilterSpec, opts Options) (*Source, error) {
-	s, err := open(group)
+	return openWith(config(group), spec, opts)
+}
+
+// openWith is Open with the group's configuration given (tests change
+// what does not matter to the source, such as the flush timeout).
+func openWith(cfg *gonflog.Config, spec capture.FilterSpec, opts Options) (*Source, error) {
+	group := cfg.Group
+	s, err := open(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("failed to bind nflog group %d: %w", group, err)
 	}
@@ -95,15 +102,25 @@ func Open(group uint16, spec capture.FilterSpec, opts Options) (*Source, error) 
 	return s, nil
 }
 
-func open(group uint16) (*Source, error) {
-	nf, err := gonflog.Open(&gonflog.Config{
+// config is how the source asks the kernel to log group: whole packets
+// from the IP header, at most CopyRange bytes; numbered, so that gaps
+// count as drops; and each sent as soon as it is logged (a queue threshold
+// of one), where the kernel would otherwise hold packets until a batch of
+// 100 or its flush timeout (a second) is reached.
+func config(group uint16) *gonflog.Config {
+	return &gonflog.Config{
 		Group:    group,
 		Copymode: gonflog.CopyPacket,
 		Bufsize:  CopyRange, // the copy range, whatever the rule says
 		QThresh:  1,         // send each packet at once, not in batches
 		Flags:    gonflog.FlagSeq,
 		Logger:   quiet{},
-	})
+	}
+}
+
+func open(cfg *gonflog.Config) (*Source, error) {
+	group := cfg.Group
+	nf, err := gonflog.Open(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/packet"
 )
 
-// Names inside TableName, and the log prefix of its rules.
+// Names inside the table (TableName), and the log prefix of its rules.
 const (
 	chainName  = "input"
 	tcpSetName = "tcp_ports"
@@ -45,7 +45,7 @@ type portSet struct {
 
 // buildRuleset lays out sesame's log rules for group and spec:
 //
-//	table inet sesame_nflog {
+//	table inet sesame_nflog_G {
 //		set tcp_ports { type inet_service; flags constant,interval; elements = { ... } }
 //		set udp_ports { type inet_service; flags constant,interval; elements = { ... } }
 //		chain input {
@@ -65,7 +65,7 @@ type portSet struct {
 // kernel finds the transport header past IPv6 extension headers. A rule
 // whose port list is empty is left out.
 func buildRuleset(group uint16, spec capture.FilterSpec) *ruleset {
-	t := &nft.Table{Family: nft.TableFamilyINet, Name: TableName}
+	t := &nft.Table{Family: nft.TableFamilyINet, Name: TableName(group)}
 	policy := nft.ChainPolicyAccept
 	c := &nft.Chain{
 		Name:     chainName,

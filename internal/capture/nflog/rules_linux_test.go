@@ -63,7 +63,7 @@ func TestRulesetInvariants(t *testing.T) {
 	t.Parallel()
 	for _, tc := range rulesetCases {
 		rs := buildRuleset(7, tc.spec)
-		if rs.table.Family != nft.TableFamilyINet || rs.table.Name != TableName {
+		if rs.table.Family != nft.TableFamilyINet || rs.table.Name != "sesame_nflog_7" {
 			t.Errorf("%s: table %v %s", tc.name, rs.table.Family, rs.table.Name)
 		}
 		if *rs.chain.Hooknum != *nft.ChainHookInput || *rs.chain.Priority != -300 || *rs.chain.Policy != nft.ChainPolicyAccept {
@@ -92,6 +92,23 @@ func TestRulesetInvariants(t *testing.T) {
 			if logs != 1 || verdicts != 1 {
 				t.Errorf("%s: rule %d has %d log and %d verdict expressions, want 1 and 1", tc.name, i, logs, verdicts)
 			}
+		}
+	}
+}
+
+// Each group has its own table, so daemons on different groups in one
+// network namespace do not replace or remove each other's.
+func TestTableName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		group uint16
+		want  string
+	}{{0, "sesame_nflog_0"}, {5, "sesame_nflog_5"}, {6, "sesame_nflog_6"}, {65535, "sesame_nflog_65535"}} {
+		if got := TableName(tc.group); got != tc.want {
+			t.Errorf("TableName(%d) = %q, want %q", tc.group, got, tc.want)
+		}
+		if got := buildRuleset(tc.group, capture.FilterSpec{}).table.Name; got != tc.want {
+			t.Errorf("buildRuleset(%d) makes table %q, want %q", tc.group, got, tc.want)
 		}
 	}
 }
