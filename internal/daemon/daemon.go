@@ -70,11 +70,14 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w) // what --check warns about, so it is seen without --check too
 	}
-	if !sniffs(cfg) && len(o.Interfaces) > 0 {
+	// Only a source that reads interfaces checks a hit's destination
+	// against their addresses (see sniffs).
+	sniff := sniffs(cfg)
+	if !sniff && len(o.Interfaces) > 0 {
 		log.Warn("-i is ignored: no capture reads interfaces (Capture is not afpacket)", "interfaces", o.Interfaces, "capture", config.FormatCapture(cfg.Options.Capture))
 	}
 	var ifaces []string
-	if sniffs(cfg) {
+	if sniff {
 		if ifaces, err = interfaces(cfg, o); err != nil {
 			return err
 		}
@@ -129,7 +132,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		}
 	}()
 	var local []netip.Addr
-	if sniffs(cfg) {
+	if sniff {
 		if local, err = localAddrs(ifaces); err != nil {
 			return fmt.Errorf("failed to read the interfaces' addresses: %w", err)
 		}
@@ -179,7 +182,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if sniffs(cfg) {
+	if sniff {
 		eng.setLocal(local)
 	}
 
@@ -192,7 +195,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 			runFeed(capCtx, log, f, eng)
 		}()
 	}
-	if sniffs(cfg) {
+	if sniff {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
