@@ -782,8 +782,12 @@ func TestLabOverflow(t *testing.T) {
 	if st.Drops == 0 || uint64(got) != st.Packets || st.Undecodable != 0 {
 		t.Errorf("stats %+v after %d delivered, want drops, and every packet delivered", st, got)
 	}
-	if st.Packets+st.Drops != burst+1 {
-		t.Errorf("%d delivered + %d dropped != %d sent", st.Packets, st.Drops, burst+1)
+	// Every knock is delivered or counted. The count may run one over:
+	// under overflow the kernel numbered one message more than the knocks
+	// sent (seen once in CI: 1183 + 1819 for 3001), a message that never
+	// arrived and so cannot be told apart from a lost knock.
+	if sum := st.Packets + st.Drops; sum < burst+1 || sum > burst+2 {
+		t.Errorf("%d delivered + %d dropped = %d, want the %d sent (or one more)", st.Packets, st.Drops, sum, burst+1)
 	}
 }
 
