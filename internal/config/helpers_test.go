@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -130,3 +131,28 @@ func event(name string, seq ...Element) Event {
 }
 
 func secs2d(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// wantErrors checks that err is an Errors of exactly len(want) entries, and
+// that each want ("LINE: message start") appears as FILE:LINE: …; a want
+// that starts with ':' is an error of the whole file, without a line. It
+// returns the entries for the caller's own checks.
+func wantErrors(t *testing.T, err error, file string, want []string) Errors {
+	t.Helper()
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error is %T, want Errors", err)
+	}
+	if len(errs) != len(want) {
+		t.Errorf("%d errors, want %d:\n%v", len(errs), len(want), err)
+	}
+	for _, w := range want {
+		at := file + ":" + w
+		if strings.HasPrefix(w, ":") {
+			at = file + w
+		}
+		if !strings.Contains(err.Error(), at) {
+			t.Errorf("errors lack %s:\n%v", at, err)
+		}
+	}
+	return errs
+}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -150,18 +149,7 @@ func TestParsePortKnockerErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParsePortKnocker succeeded, want errors\n%s", dump(c))
 			}
-			var errs Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("error is %T, want Errors", err)
-			}
-			if len(errs) != len(tt.want) {
-				t.Errorf("%d errors, want %d:\n%v", len(errs), len(tt.want), err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), "k.toml:"+w) && !(strings.HasPrefix(w, ":") && strings.Contains(err.Error(), "k.toml"+w)) {
-					t.Errorf("errors lack k.toml:%s:\n%v", w, err)
-				}
-			}
+			errs := wantErrors(t, err, "k.toml", tt.want)
 			for _, e := range errs {
 				if e.Pos.File != "k.toml" || !strings.Contains(e.Msg, "expected") {
 					t.Errorf("error %q lacks the file or what was expected", e.Error())
