@@ -260,6 +260,10 @@ type portRange struct {
 	lo, hi uint16
 }
 
+// flagSetHook, when set (by tests), sees the flag set once every flag is
+// defined: the man page and completions are checked against it.
+var flagSetHook func(*pflag.FlagSet)
+
 // parse reads the command line. It returns a nil request and no error
 // when it printed the help or the version.
 func parse(args []string, stdout io.Writer) (*request, error) {
@@ -289,6 +293,9 @@ func parse(args []string, stdout io.Writer) (*request, error) {
 	fs.String("cipher-ports", "", "")
 	profile := fs.String("profile", "", "")
 	profiles := fs.String("profiles", "", "")
+	if flagSetHook != nil {
+		flagSetHook(fs)
+	}
 
 	if len(args) == 0 {
 		return nil, &usageError{msg: "missing host and ports"}

@@ -61,7 +61,8 @@ Options:
                           $KNOCKER_PORTS); not -p, which is --pidfile
       --capture LIST      where knocks are seen, overriding Capture:
                           afpacket (default), udp, nflog:GROUP, pcap:FILE
-  -i, --interface IF      interface to listen on; repeat for several
+  -i, --interface IF      interface to listen on; repeat for several, or
+                          'all' for every interface, as they come and go
                           (default: the interface of the default route)
   -d, --daemon            detach and run in the background
   -D, --debug             log every packet seen (very noisy)
@@ -78,6 +79,14 @@ Options:
       --cleanup           remove everything sesame put in the firewalls the
                           configuration uses (native doors), then exit
       --list-interfaces   list the interfaces sesamed can listen on
+      --status            ask the running daemon for its counters (hits,
+                          attempts in progress, doors open, failures by
+                          reason, capture drops), print them and exit
+      --control-socket PATH
+                          the running daemon's control socket, for --status
+                          (default: /run/sesamed/control.sock)
+      --metrics ADDR      serve counters for Prometheus on ADDR/metrics
+                          (a sesamed built with -tags prometheus)
   -r, --refresh SEC       accepted for tportknockd; not needed: address
                           changes are followed as they happen (netlink)
       --enroll CLIENT     enrol CLIENT for --event EVENT (a TOTP or cipher
@@ -122,6 +131,10 @@ Examples:
 `
 
 const prog = "sesamed"
+
+// flagSetHook, when set (by tests), sees the flag set once every flag is
+// defined: the man page and completions are checked against it.
+var flagSetHook func(*pflag.FlagSet)
 
 // daemonEnv marks the re-executed child of -d.
 const daemonEnv = "SESAMED_DAEMON_CHILD"
@@ -172,7 +185,14 @@ func runWith(env config.Sources, args []string, stdout, stderr io.Writer) int {
 		refresh    = fs.StringP("refresh", "r", "", "")
 		setHome    = fs.Bool("set-configuration-file-in-home", false, "")
 		fileHelp   = fs.Bool("show-configuration-file-help", false, "")
+		status     = fs.Bool("status", false, "")
+		ctlSocket  = fs.String("control-socket", "", "")
+		metrics    = fs.String("metrics", "", "")
 	)
+	if flagSetHook != nil {
+		flagSetHook(fs)
+	}
+	_, _, _ = status, ctlSocket, metrics // TODO(issue 6): wired below
 	fs.Lookup("check").NoOptDefVal = checkBare
 	if err := fs.Parse(attachCheckFile(fs, args)); err != nil {
 		return usageError(stderr, err.Error())
@@ -313,13 +333,28 @@ func runWith(env config.Sources, args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// SIGHUP must not kill the daemon (Go's default), which would lose
-	// the pending stop commands; the daemon says what it does with it.
+	// SIGHUP reloads (Go's default would kill the daemon and lose the
+	// pending stop commands).
 	hangup := make(chan os.Signal, 1)
 	signal.Notify(hangup, syscall.SIGHUP)
 	defer signal.Stop(hangup)
+	// SIGHUP reads the configuration again from where it came from, with
+	// the same command-line overrides.
+	reload := func() (*config.Config, error) {
+		c, _, err := src.Load()
+		if err != nil {
+			return nil, err
+		}
+		if captures != nil {
+			c.Options.Capture = captures
+			if msg := config.CheckCaptures(c); msg != "" {
+				return nil, errors.New("--capture " + *captureArg + ": " + msg)
+			}
+		}
+		return c, nil
+	}
 	opts := daemon.Options{
-		Hangup:     hangup,
+		Hangup: hangup, Reload: reload,
 		Interfaces: *ifaces, Verbose: *verbose, Debug: *debugOn, Lookup: *lookup, IPv4Only: *ipv4,
 		PidFile: *pidFile, LogFile: *logFile, JSON: *logFormat == "json", Stderr: stderr,
 	}

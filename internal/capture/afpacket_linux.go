@@ -52,6 +52,9 @@ type AFPacket struct {
 	attached time.Time
 	draining bool
 
+	// refilter holds a filter Refilter built, for Run to attach.
+	refilter atomic.Pointer[[]bpf.RawInstruction]
+
 	state                          atomic.Int32
 	packets, drops, errs, discards atomic.Uint64
 }
@@ -77,13 +80,9 @@ func openAFPacket(ifname string, spec FilterSpec) (*AFPacket, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog, err := Filter(spec, link)
+	raw, err := assemble(spec, link)
 	if err != nil {
 		return nil, err
-	}
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return nil, fmt.Errorf("failed to assemble filter: %w", err)
 	}
 	tp, err := afpacket.NewTPacket(
 		afpacket.OptInterface(ifname),
@@ -102,6 +101,29 @@ func openAFPacket(ifname string, spec FilterSpec) (*AFPacket, error) {
 		return nil, fmt.Errorf("failed to attach filter (%d instructions): %w", len(raw), err)
 	}
 	return &AFPacket{ifname: ifname, link: link, tp: tp, attached: time.Now(), draining: true}, nil
+}
+
+func assemble(spec FilterSpec, link packet.LinkType) ([]bpf.RawInstruction, error) {
+	prog, err := Filter(spec, link)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, fmt.Errorf("failed to assemble filter: %w", err)
+	}
+	return raw, nil
+}
+
+// Refilter implements Refilterer: the filter for spec is built now and
+// attached by Run before its next read.
+func (s *AFPacket) Refilter(spec FilterSpec) error {
+	raw, err := assemble(spec, s.link)
+	if err != nil {
+		return fmt.Errorf("capture on %s: %w", s.ifname, err)
+	}
+	s.refilter.Store(&raw)
+	return nil
 }
 
 // LinkType says how the source's frames start.
@@ -171,6 +193,12 @@ func (s *AFPacket) Run(ctx context.Context, sink Sink) error {
 // step reads one packet (or waits up to pollTimeout for one) and delivers
 // it. It is the body of Run's loop, separate so tests can measure it.
 func (s *AFPacket) step(sink Sink, h *packet.Hit) error {
+	if s.refilter.Load() != nil {
+		raw := *s.refilter.Swap(nil)
+		if err := s.tp.SetBPF(raw); err != nil {
+			return fmt.Errorf("failed to attach the new filter (%d instructions): %w", len(raw), err)
+		}
+	}
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
 	switch {
 	case err == nil:

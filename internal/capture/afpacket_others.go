@@ -35,3 +35,6 @@ func (s *AFPacket) Name() string { return "" }
 
 // Close does nothing.
 func (s *AFPacket) Close() error { return nil }
+
+// Refilter fails: AF_PACKET exists only on Linux.
+func (s *AFPacket) Refilter(spec FilterSpec) error { return errNotSupported }

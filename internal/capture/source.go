@@ -39,3 +39,16 @@ type Ender interface {
 }
 
 var _ Source = (*AFPacket)(nil)
+
+// Refilterer is implemented by sources whose kernel filter can be replaced
+// while they run (AF_PACKET): a reload that only changes the ports keeps
+// the socket, its ring and what it holds, and swaps the filter.
+type Refilterer interface {
+	// Refilter checks and builds the filter for spec at once (an error
+	// leaves the running filter alone); the goroutine running the source
+	// attaches it before it reads its next packet, so the socket still
+	// has one owner.
+	Refilter(spec FilterSpec) error
+}
+
+var _ Refilterer = (*AFPacket)(nil)

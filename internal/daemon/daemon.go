@@ -10,27 +10,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sesame-knock/sesame/internal/capture"
 	"github.com/sesame-knock/sesame/internal/clock"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/door"
+	"github.com/sesame-knock/sesame/internal/firewall"
 	"github.com/sesame-knock/sesame/internal/packet"
 	"github.com/sesame-knock/sesame/internal/replay"
-	"github.com/sesame-knock/sesame/internal/seq"
 )
 
 // Options are the daemon's command-line settings; they override the
 // configuration file's [options] where both say something.
 type Options struct {
-	Interfaces []string // -i, repeatable
+	Interfaces []string // -i, repeatable; "all" for every interface
 	Verbose    bool     // -v
 	Debug      bool     // -D
 	Lookup     bool     // -l
@@ -41,12 +43,35 @@ type Options struct {
 	Stderr     io.Writer
 	// Ready, if set, is called once every capture is open.
 	Ready func()
-	// Hangup delivers SIGHUP. Reloading is not built yet: the daemon logs
-	// that it keeps its configuration, instead of dying and losing the
-	// pending stop commands.
+	// Hangup delivers SIGHUP: the configuration is loaded again with
+	// Reload and, if it is valid, replaces the running one.
 	Hangup <-chan os.Signal
+	// Reload loads the configuration again from where it came from; nil
+	// means the daemon cannot reload (SIGHUP is then only logged).
+	Reload func() (*config.Config, error)
 	// StopTimeout bounds how long shutdown waits for stop commands.
 	StopTimeout time.Duration
+}
+
+// daemon is one run of sesamed: what lives as long as the process (the
+// log, the door runners, the engine and its attempts, the capture feeds)
+// and the generation of the configuration now in force.
+type daemon struct {
+	o      Options
+	log    *slog.Logger
+	gen    *generation
+	eng    *engine
+	runner *door.Runner
+	native *door.Native
+	feeds  *feeds
+	cache  *replay.Cache // opened by the first generation that needs it
+	// retired are firewall backends no generation uses any more; they are
+	// closed at exit, after the native door queue has drained.
+	retired []firewall.Backend
+	// ifaces are the interfaces AF_PACKET reads now (for the address
+	// watcher, which runs on its own goroutine).
+	ifaces atomic.Pointer[[]string]
+	sniff  atomic.Bool // hits are checked against the interfaces' addresses
 }
 
 // Run runs the daemon until ctx is cancelled.
@@ -63,152 +88,84 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		return err
 	}
 	defer logCloser.Close()
+	d := &daemon{o: o, log: log}
+	defer func() {
+		if d.cache != nil {
+			d.cache.Close()
+		}
+	}()
 
-	if len(cfg.Events) == 0 {
-		return ErrNoEvents
+	// Everything the configuration asks for is checked and set up before
+	// the daemon says it is ready: it never half-starts.
+	gen, err := d.prepare(ctx, cfg, nil)
+	if err != nil {
+		return err
 	}
 	for _, w := range cfg.Warnings() {
 		log.Warn(w) // what --check warns about, so it is seen without --check too
 	}
-	// Only a source that reads interfaces checks a hit's destination
-	// against their addresses (see sniffs).
-	sniff := sniffs(cfg)
-	if !sniff && len(o.Interfaces) > 0 {
+	if !gen.sniff && len(o.Interfaces) > 0 {
 		log.Warn("-i is ignored: no capture reads interfaces (Capture is not afpacket)", "interfaces", o.Interfaces, "capture", config.FormatCapture(cfg.Options.Capture))
 	}
-	var ifaces []string
-	if sniff {
-		if ifaces, err = interfaces(cfg, o); err != nil {
-			return err
-		}
-	}
-
-	onetime := make([]Sequencer, len(cfg.Events))
-	for i, ev := range cfg.Events {
-		if ev.OneTimeFile == "" {
-			continue
-		}
-		ot, err := seq.Open(ev.OneTimeFile)
-		if err != nil {
-			return fmt.Errorf("event %s: failed to open one-time sequences: %w", ev.Name, err)
-		}
-		if _, ok := ot.Current(); !ok {
-			log.Warn("one-time sequences exhausted: event disabled", "event", ev.Name, "file", ev.OneTimeFile)
-		}
-		onetime[i] = ot
-	}
-
-	keys, err := LoadKeys(cfg)
+	opened, err := openAll(gen.wants)
 	if err != nil {
+		gen.discard(nil)
 		return err
 	}
-	if _, _, _, err := buildLanes(cfg.Events, keys, time.Now()); err != nil {
-		return err // too many TOTP clients: say so before anything starts
-	}
-	for i, ev := range cfg.Events {
-		if ev.TOTP != nil && len(keys.TOTP[i].Clients) == 0 {
-			log.Warn("TOTP event has no clients yet: nobody can knock it until one is enrolled", "event", ev.Name, "file", ev.TOTP.SecretFile, "hint", "sesamed --enroll CLIENT --event "+ev.Name)
-		}
-	}
-	var cache *replay.Cache
-	if needsReplayCache(cfg) {
-		if cache, err = openReplayCache(cfg); err != nil {
-			return err
-		}
-		defer cache.Close()
-	}
-
-	// Open every capture before doing anything else.
-	spec := filterSpec(cfg, onetime)
-	feeds, err := openFeeds(cfg, o, ifaces, spec)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			for _, f := range feeds {
-				f.src.Close()
-			}
-		}
-	}()
 	var local []netip.Addr
-	if sniff {
-		if local, err = localAddrs(ifaces); err != nil {
+	if gen.sniff {
+		if local, err = localAddrs(gen.ifaces); err != nil {
+			closeAll(opened)
+			gen.discard(nil)
 			return fmt.Errorf("failed to read the interfaces' addresses: %w", err)
 		}
 	}
-
-	// Native doors: the firewall must hold what the configuration asks for
-	// before the first knock is matched; a firewall that refuses stops
-	// start-up here, with the backend's own advice.
-	fws, err := openFirewalls(cfg)
-	if err != nil {
-		return err
-	}
-	defer fws.Close()
-	rctx, cancelReconcile := context.WithTimeout(ctx, 30*time.Second)
-	err = fws.reconcile(rctx)
-	cancelReconcile()
-	if err != nil {
-		return err
-	}
-	for _, note := range fws.notes() {
-		log.Warn(note)
-	}
-
 	pidFile := cfg.Options.PidFile
 	if o.PidFile != "" {
 		pidFile = o.PidFile
 	}
 	if pidFile != "" {
 		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			closeAll(opened)
+			gen.discard(nil)
 			return fmt.Errorf("failed to write pid file: %w", err)
 		}
 		defer os.Remove(pidFile)
 	}
 
 	clk := clock.Real{}
-	runner := door.NewRunner(door.Options{Clock: clk, Logger: log})
-	native := door.NewNative(log, fws.pick)
-	ecfg := engineConfig{
-		Events: cfg.Events, OneTime: onetime, Keys: keys, Door: doors{cmds: runner, native: native}, Log: log, Clock: clk,
-		ScanGuard: cfg.Options.ScanGuard, Budget: cfg.Options.MaxAttempts,
-		IPv4Only: o.IPv4Only, Lookup: o.Lookup,
-	}
-	if cache != nil {
-		ecfg.Replay = cache
-	}
-	eng, err := newEngine(ecfg)
+	d.runner = door.NewRunner(door.Options{Clock: clk, Logger: log})
+	d.native = door.NewNative(log, nil)
+	d.eng, err = newEngine(d.engineConfig(gen, clk))
 	if err != nil {
+		closeAll(opened)
+		gen.discard(nil)
 		return err
 	}
-	if sniff {
-		eng.setLocal(local)
+	d.gen = gen
+	if gen.sniff {
+		d.eng.setLocal(local)
 	}
+	d.ifaces.Store(&gen.ifaces)
+	d.sniff.Store(gen.sniff)
 
 	capCtx, stopCapture := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for _, f := range feeds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runFeed(capCtx, log, f, eng)
-		}()
+	d.feeds = newFeeds(capCtx, log, d.eng)
+	for _, w := range gen.wants {
+		d.feeds.start(w, opened[w.key])
 	}
-	if sniff {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			followAddrs(capCtx, log, ifaces, eng, local)
-		}()
-		if len(local) == 0 {
-			log.Warn("no address on the capture interfaces: knocks are ignored until one is added", "interfaces", ifaces)
-		}
+	links := make(chan struct{}, 1)
+	var watchWG sync.WaitGroup
+	watchWG.Add(1)
+	go func() {
+		defer watchWG.Done()
+		d.watchNetwork(capCtx, local, links)
+	}()
+	if gen.sniff && len(local) == 0 {
+		log.Warn("no address on the capture interfaces: knocks are ignored until one is added", "interfaces", gen.ifaces)
 	}
-	names := make([]string, len(feeds))
-	for i, f := range feeds {
-		names[i] = f.src.Name()
-	}
+	names := d.feeds.names()
+	slices.Sort(names)
 	log.Info("ready", "capture", names, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard && cfg.Options.SeesProbes())
 	if o.Ready != nil {
 		o.Ready()
@@ -219,41 +176,93 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		case <-ctx.Done():
 			waiting = false
 		case <-o.Hangup:
-			log.Warn("SIGHUP: reloading is not supported yet; still running with the configuration read at start", "config", cfg.Source)
+			d.reload(ctx)
+		case <-links:
+			d.followInterfaces()
 		}
 	}
-	log.Info("shutting down", "pending_stops", runner.Pending())
+	log.Info("shutting down", "pending_stops", d.runner.Pending())
 	stopCapture()
-	wg.Wait()
-	eng.close()
-	native.Close()
+	d.feeds.wait()
+	watchWG.Wait()
+	d.eng.close()
+	d.native.Close()
+	d.gen.discard(nil)
+	for _, b := range d.retired {
+		b.Close()
+	}
 	stopTimeout := o.StopTimeout
 	if stopTimeout == 0 {
 		stopTimeout = 30 * time.Second
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	if err := runner.Close(sctx); err != nil {
+	if err := d.runner.Close(sctx); err != nil {
 		log.Error("stop commands did not all finish", "err", err)
 	}
 	log.Info("stopped")
 	return nil
 }
 
+// engineConfig is what the engine needs of a generation.
+func (d *daemon) engineConfig(g *generation, clk clock.Clock) engineConfig {
+	c := engineConfig{
+		Events: g.cfg.Events, OneTime: g.onetime, Keys: g.keys,
+		Door: doors{cmds: d.runner, native: d.native, fws: g.fws}, Log: d.log, Clock: clk,
+		ScanGuard: g.cfg.Options.ScanGuard, Budget: g.cfg.Options.MaxAttempts,
+		IPv4Only: d.o.IPv4Only, Lookup: d.o.Lookup,
+	}
+	if d.cache != nil {
+		c.Replay = d.cache
+	}
+	return c
+}
+
+// AllInterfaces, as -i or Interface, captures on every interface there
+// is, following them as they come and go.
+const AllInterfaces = "all"
+
 // interfaces picks the interfaces to capture on: -i flags, else the
 // configuration's Interface, else the interface of the default route.
-func interfaces(cfg *config.Config, o Options) ([]string, error) {
+// all reports that the choice is every interface (then names are those
+// there are now).
+func interfaces(cfg *config.Config, o Options) (names []string, all bool, err error) {
 	switch {
 	case len(o.Interfaces) > 0:
-		return dedupe(o.Interfaces), nil
+		names = dedupe(o.Interfaces)
 	case len(cfg.Options.Interfaces) > 0:
-		return dedupe(cfg.Options.Interfaces), nil
+		names = dedupe(cfg.Options.Interfaces)
+	default:
+		name, err := capture.DefaultRouteInterface()
+		if err != nil {
+			return nil, false, fmt.Errorf("no interface given and %w (use -i IFACE, or -i all)", err)
+		}
+		return []string{name}, false, nil
 	}
-	name, err := capture.DefaultRouteInterface()
+	if !slices.Contains(names, AllInterfaces) {
+		return names, false, nil
+	}
+	if len(names) > 1 {
+		return nil, false, fmt.Errorf("interface %q means every interface: give it alone, not with %v", AllInterfaces, slices.DeleteFunc(names, func(n string) bool { return n == AllInterfaces }))
+	}
+	names, err = everyInterface()
+	return names, true, err
+}
+
+// everyInterface lists the interfaces AF_PACKET can read now.
+func everyInterface() ([]string, error) {
+	list, err := capture.List()
 	if err != nil {
-		return nil, fmt.Errorf("no interface given and %w (use -i IFACE)", err)
+		return nil, err
 	}
-	return []string{name}, nil
+	var names []string
+	for _, in := range list {
+		if in.LinkErr == nil {
+			names = append(names, in.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 func dedupe(s []string) []string {

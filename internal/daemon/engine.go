@@ -328,3 +328,84 @@ func (e *engine) nextOneTime(i int) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// reconfigure puts a reloaded configuration in force between two hits.
+// The new matcher is built first; under the lock, the attempts in progress
+// of every lane whose knock is the same in both (same event name, same
+// sequence, timeout, flags, target, payload and lockout; for TOTP the same
+// client and step) move into it with their stages and deadlines, and the
+// rest are dropped. sniff and local say whether hits are checked against
+// the interfaces' addresses, and which they are now.
+func (e *engine) reconfigure(c engineConfig, sniff bool, local []netip.Addr) (carried, dropped int) {
+	now := c.Clock.Now()
+	lanes, first, evs, err := buildLanes(c.Events, c.Keys, now)
+	if err != nil {
+		// prepare built these lanes a moment ago; a TOTP file that grew
+		// since is taken at the next step instead.
+		e.log.Error("reload: cannot lay out the new events' lanes", "err", err)
+		return 0, 0
+	}
+	for i := range c.Events {
+		if c.OneTime != nil && c.OneTime[i] != nil {
+			evs[first[i]].Sequence, _ = c.OneTime[i].Current()
+		}
+	}
+	opts := knock.Options{MaxAttempts: c.Budget, ScanGuard: c.ScanGuard}
+	m := knock.New(evs, opts)
+	if sniff {
+		m.SetLocal(local)
+	}
+	sigs := make(map[string]int, len(lanes))
+	for i, ln := range lanes {
+		k := m.Event(i) // as the matcher holds it (with the scan guard's flag rule)
+		sigs[laneSignature(&c.Events[ln.event], ln, &k, c.Keys)] = i
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return 0, 0
+	}
+	old := e.m
+	carried, dropped = m.Adopt(old, func(l int) (int, bool) {
+		ln := e.lanes[l]
+		k := old.Event(l)
+		n, ok := sigs[laneSignature(&e.events[ln.event], ln, &k, e.keys)]
+		return n, ok
+	})
+	dropped = old.Active() - carried // also the attempts of changed or removed events
+	e.m, e.opts, e.lanes, e.first = m, opts, lanes, first
+	e.events, e.onetime, e.keys = c.Events, c.OneTime, c.Keys
+	if c.Replay != nil {
+		e.replay = c.Replay
+	}
+	e.door, e.ipv4Only, e.lookup = c.Door, c.IPv4Only, c.Lookup
+	e.local, e.localSet = append(e.local[:0], local...), sniff
+	if !sniff {
+		e.local = nil
+	}
+	if n := 2*len(lanes) + 4; cap(e.out) < n {
+		e.out = make([]knock.Outcome, 0, n)
+	}
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.armedFor = 0
+	e.arm(e.now())
+	if e.stepper != nil {
+		e.stepper.Stop()
+	}
+	e.stepDue = time.Time{}
+	e.armStep()
+	return carried, dropped
+}
+
+// laneSignature names a lane by all that decides what its attempts mean,
+// so that a reload carries an attempt only into the same knock.
+func laneSignature(ev *config.Event, ln lane, k *knock.Event, keys *Keys) string {
+	client := ""
+	if ln.client >= 0 && keys != nil && keys.TOTP[ln.event] != nil {
+		client = keys.TOTP[ln.event].Clients[ln.client].Name
+	}
+	return fmt.Sprintf("%q|%q|%d|%v|%d|%v|%v|%x|%d|%v/%d", ev.Name, client, ln.step, k.Sequence, k.Timeout, k.Flags, k.Target, k.Payload, k.Lockout, k.Gather.Proto, k.Gather.Base)
+}

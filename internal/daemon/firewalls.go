@@ -54,8 +54,15 @@ var defaultFirewall = func() string {
 
 // openFirewalls creates the backends the configuration's doors need. It
 // talks to no firewall beyond connecting: Reconcile does the changes.
-func openFirewalls(cfg *config.Config) (*firewalls, error) {
+func openFirewalls(cfg *config.Config) (*firewalls, error) { return openFirewallsReusing(cfg, nil) }
+
+// openFirewallsReusing is openFirewalls taking the backends prev (a
+// running configuration's) already has for the same firewall, table and
+// zone, so a reload keeps their connections and what they track. On
+// error it closes only what it created.
+func openFirewallsReusing(cfg *config.Config, prev *firewalls) (*firewalls, error) {
 	f := &firewalls{byKey: map[backendKey]firewall.Backend{}, byEvent: map[*config.Event]firewall.Backend{}, guarded: map[firewall.Backend][]firewall.Port{}}
+	var created []firewall.Backend
 	def := ""
 	for i := range cfg.Events {
 		ev := &cfg.Events[i]
@@ -75,10 +82,18 @@ func openFirewalls(cfg *config.Config) (*firewalls, error) {
 		}
 		b, ok := f.byKey[k]
 		if !ok {
-			var err error
-			if b, err = newBackend(k); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("event [%s]: %w", ev.Name, err)
+			if prev != nil {
+				b, ok = prev.byKey[k]
+			}
+			if !ok {
+				var err error
+				if b, err = newBackend(k); err != nil {
+					for _, c := range created {
+						c.Close()
+					}
+					return nil, fmt.Errorf("event [%s]: %w", ev.Name, err)
+				}
+				created = append(created, b)
 			}
 			f.byKey[k] = b
 			f.order = append(f.order, b)
@@ -156,6 +171,7 @@ func Cleanup(ctx context.Context, cfg *config.Config) error {
 type doors struct {
 	cmds   *door.Runner
 	native *door.Native
+	fws    *firewalls // the backends of the configuration in force
 }
 
 func (d doors) Open(ev *config.Event, src netip.Addr) {
@@ -163,6 +179,6 @@ func (d doors) Open(ev *config.Event, src netip.Addr) {
 		d.cmds.Open(ev, src)
 	}
 	if len(ev.Open) > 0 {
-		d.native.Open(ev, src)
+		d.native.OpenOn(d.fws.pick(ev), ev, src)
 	}
 }

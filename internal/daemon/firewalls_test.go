@@ -105,7 +105,7 @@ func TestEngineOpensNativeDoor(t *testing.T) {
 	}
 	e, _, _, _ := newTestEngine(t, false, cfg.Events, nil)
 	native := door.NewNative(e.log, fws.pick)
-	e.door = doors{native: native}
+	e.door = doors{native: native, fws: fws}
 	e.Hit(knockHit("198.18.0.2", 7000))
 	e.Hit(knockHit("198.18.0.2", 8000))
 	native.Close()
@@ -141,7 +141,7 @@ func TestCommandAndNativeDoorOnOneEvent(t *testing.T) {
 	e, _, clk, _ := newTestEngine(t, false, cfg.Events, nil)
 	runner := door.NewRunner(door.Options{Clock: clk, Logger: e.log})
 	native := door.NewNative(e.log, fws.pick)
-	e.door = doors{cmds: runner, native: native}
+	e.door = doors{cmds: runner, native: native, fws: fws}
 	e.Hit(knockHit("198.18.0.2", 7000))
 	native.Close()
 	if err := runner.Close(t.Context()); err != nil {

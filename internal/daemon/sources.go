@@ -1,11 +1,9 @@
 package daemon
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"time"
+	"slices"
 
 	"github.com/sesame-knock/sesame/internal/capture"
 	"github.com/sesame-knock/sesame/internal/capture/nflog"
@@ -13,14 +11,6 @@ import (
 	"github.com/sesame-knock/sesame/internal/capture/udpsock"
 	"github.com/sesame-knock/sesame/internal/config"
 )
-
-// feed is one capture source and how to open it again: the same road for
-// every kind, so a hit from a UDP socket, an NFLOG group or a pcap file
-// travels exactly as one from AF_PACKET does.
-type feed struct {
-	src  capture.Source
-	open func() (capture.Source, error)
-}
 
 // captures lists the configured sources (afpacket alone by default).
 func captures(cfg *config.Config) []config.Capture {
@@ -43,93 +33,56 @@ func sniffs(cfg *config.Config) bool {
 	return false
 }
 
-// openFeeds opens every source; on error it closes what it opened.
-func openFeeds(cfg *config.Config, o Options, ifaces []string, spec capture.FilterSpec) (feeds []feed, err error) {
-	defer func() {
-		if err != nil {
-			for _, f := range feeds {
-				f.src.Close()
-			}
-			feeds = nil
-		}
-	}()
-	add := func(open func() (capture.Source, error)) error {
-		s, err := open()
-		if err != nil {
-			return err
-		}
-		feeds = append(feeds, feed{src: s, open: open})
-		return nil
-	}
+// want is one source a configuration asks for: its identity (key), the
+// filter it needs, and how to open it with a given filter. Two wants
+// with the same key are the same socket: a reload keeps it, swaps its
+// filter when only the ports changed and the source can (AF_PACKET), and
+// opens it anew otherwise.
+type want struct {
+	key  string
+	spec capture.FilterSpec
+	open func(capture.FilterSpec) (capture.Source, error)
+}
+
+// wants lists the sources of cfg; ifaces are the interfaces AF_PACKET
+// reads (see interfaceSet).
+func wants(cfg *config.Config, ipv4Only bool, ifaces []string, spec capture.FilterSpec) ([]want, error) {
+	var out []want
 	for _, c := range captures(cfg) {
 		switch c.Kind {
 		case config.CaptureAFPacket:
 			for _, name := range ifaces {
-				err = add(func() (capture.Source, error) { return capture.OpenAFPacket(name, spec) })
-				if err != nil {
-					return feeds, err
-				}
+				out = append(out, want{key: "afpacket:" + name, spec: spec, open: func(s capture.FilterSpec) (capture.Source, error) {
+					return capture.OpenAFPacket(name, s)
+				}})
 			}
 		case config.CaptureUDP:
 			if len(spec.UDPPorts) == 0 {
-				return feeds, errors.New("Capture = udp, but no event knocks on a UDP port")
+				return nil, errors.New("Capture = udp, but no event knocks on a UDP port")
 			}
-			err = add(func() (capture.Source, error) {
-				return udpsock.Open(spec.UDPPorts, udpsock.Options{IPv4Only: o.IPv4Only})
-			})
+			out = append(out, want{key: "udp", spec: spec, open: func(s capture.FilterSpec) (capture.Source, error) {
+				return udpsock.Open(s.UDPPorts, udpsock.Options{IPv4Only: ipv4Only})
+			}})
 		case config.CaptureNflog:
-			err = add(func() (capture.Source, error) {
-				return nflog.Open(c.Group, spec, nflog.Options{Install: !c.External})
-			})
+			key := fmt.Sprintf("nflog:%d", c.Group)
+			if c.External {
+				key += ":external"
+			}
+			out = append(out, want{key: key, spec: spec, open: func(s capture.FilterSpec) (capture.Source, error) {
+				return nflog.Open(c.Group, s, nflog.Options{Install: !c.External})
+			}})
 		case config.CapturePcap:
-			err = add(func() (capture.Source, error) {
+			out = append(out, want{key: "pcap:" + c.File, spec: spec, open: func(capture.FilterSpec) (capture.Source, error) {
 				return pcapfile.Open(c.File, pcapfile.Options{Pace: true})
-			})
+			}})
 		default:
-			err = fmt.Errorf("unknown capture %q", c.Kind)
-		}
-		if err != nil {
-			return feeds, err
+			return nil, fmt.Errorf("unknown capture %q", c.Kind)
 		}
 	}
-	return feeds, nil
+	return out, nil
 }
 
-// runFeed runs one source; if it fails (an interface went away, a socket
-// broke), it logs and reopens it every second until ctx ends, instead of
-// taking the daemon down with it. A source that ends by nature (a pcap
-// file) is not reopened.
-func runFeed(ctx context.Context, log *slog.Logger, f feed, sink capture.Sink) {
-	s := f.src
-	for {
-		err := s.Run(ctx, sink)
-		st := s.Stats()
-		log.Info("capture stats", "capture", s.Name(), "packets", st.Packets, "drops", st.Drops, "undecodable", st.Undecodable)
-		if ctx.Err() != nil {
-			return
-		}
-		if e, ok := s.(capture.Ender); ok && e.Ends() {
-			// A replayed file is read once: at its end, or at a record
-			// that cannot be read, it is done.
-			if err != nil {
-				log.Error("capture finished early", "capture", s.Name(), "err", err)
-			} else {
-				log.Info("capture finished", "capture", s.Name())
-			}
-			return
-		}
-		log.Error("capture stopped; will reopen", "capture", s.Name(), "err", err)
-		for s = nil; s == nil; {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			if s, err = f.open(); err != nil {
-				log.Debug("reopen failed", "capture", f.src.Name(), "err", err)
-				s = nil
-			}
-		}
-		log.Info("capture reopened", "capture", s.Name())
-	}
+// sameSpec reports whether two filter specs ask for the same packets.
+func sameSpec(a, b capture.FilterSpec) bool {
+	return a.ScanGuard == b.ScanGuard && slices.Equal(a.TCPPorts, b.TCPPorts) && slices.Equal(a.UDPPorts, b.UDPPorts)
 }

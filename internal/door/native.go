@@ -40,7 +40,7 @@ const nativeQueue = 4096
 const maxBatch = 256
 
 // NewNative starts the goroutine that talks to the firewall. pick returns
-// the backend that serves an event's door.
+// the backend that serves an event's door, for Open (OpenOn needs none).
 func NewNative(log *slog.Logger, pick func(ev *config.Event) firewall.Backend) *Native {
 	n := &Native{log: log, pick: pick, reqs: make(chan nativeReq, nativeQueue)}
 	n.wg.Add(1)
@@ -48,8 +48,13 @@ func NewNative(log *slog.Logger, pick func(ev *config.Event) firewall.Backend) *
 	return n
 }
 
-// Open admits src to ev's Open ports for ev's OpenTimeout.
-func (n *Native) Open(ev *config.Event, src netip.Addr) {
+// Open admits src to ev's Open ports for ev's OpenTimeout, in the
+// backend pick chooses.
+func (n *Native) Open(ev *config.Event, src netip.Addr) { n.OpenOn(n.pick(ev), ev, src) }
+
+// OpenOn admits src to ev's Open ports for ev's OpenTimeout, in b (the
+// daemon picks the backend itself: a reload changes which serves ev).
+func (n *Native) OpenOn(b firewall.Backend, ev *config.Event, src netip.Addr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -57,7 +62,7 @@ func (n *Native) Open(ev *config.Event, src netip.Addr) {
 		return
 	}
 	select {
-	case n.reqs <- nativeReq{b: n.pick(ev), ev: ev, src: src.Unmap(), since: time.Now()}:
+	case n.reqs <- nativeReq{b: b, ev: ev, src: src.Unmap(), since: time.Now()}:
 	default:
 		n.log.Error("door not opened: firewall queue full", "event", ev.Name, "src", src, "stage", "open")
 	}

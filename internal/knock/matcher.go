@@ -639,3 +639,83 @@ func (m *Matcher) requeue(ref uint32, q uint8) {
 	m.qunlink(ref)
 	m.qappend(ref, q)
 }
+
+// Event returns event i as the matcher holds it now (its sequence as last
+// set by SetSequence(s)).
+func (m *Matcher) Event(i int) Event { return m.events[i].Event }
+
+// Adopt carries attempts in progress over from old, a matcher being
+// replaced (a configuration reloaded), into m, which must be new and
+// empty and use the same time scale. An attempt of old's event e moves to
+// m's event lane(e) when ok; the caller decides that only for events
+// whose knock did not change, so an attempt keeps its meaning. Stages,
+// deadlines, lockouts and gathered bytes are kept, and so are the order of
+// the timeout lists and the eviction queues: the attempt a flood would
+// evict next is the same one. When m holds fewer attempts than are
+// carried, the most recently advanced win: protected attempts first, then
+// the newest first steps. Adopt reports how many attempts it carried and
+// how many it dropped. It allocates; it runs once per reload, never per
+// hit.
+func (m *Matcher) Adopt(old *Matcher, lane func(oldEvent int) (newEvent int, ok bool)) (carried, dropped int) {
+	if m.active != 0 {
+		panic("knock: Adopt into a matcher already in use")
+	}
+	to := make([]int32, len(old.events))
+	for e := range old.events {
+		to[e] = -1
+		// Deadlines and list order stay right only for equal durations.
+		if n, ok := lane(e); ok && n >= 0 && n < len(m.events) &&
+			m.events[n].timeout == old.events[e].timeout && m.events[n].lockout == old.events[e].lockout {
+			to[e] = int32(n)
+		}
+	}
+	// Choose what fits: protected before probation, newest first.
+	chosen := make([]bool, len(old.slab)+1)
+	room := len(m.slab)
+	for _, q := range [...]uint8{protected, probation} {
+		for ref := old.queues[q].tail; ref != nilRef; ref = old.slab[ref-1].links[queueLinks].prev {
+			if to[old.slab[ref-1].event] < 0 {
+				continue
+			}
+			if room == 0 {
+				dropped++
+				continue
+			}
+			chosen[ref] = true
+			room--
+		}
+	}
+	// Insert in deadline order, list by list: old's list of a duration
+	// maps onto m's list of the same duration, so each stays ordered.
+	newRef := make([]uint32, len(old.slab)+1)
+	for li := range old.tlists {
+		for ref := old.tlists[li].head; ref != nilRef; ref = old.slab[ref-1].links[timeoutLinks].next {
+			if !chosen[ref] {
+				continue
+			}
+			a := old.slab[ref-1]
+			nref := m.free
+			n := &m.slab[nref-1]
+			m.free = n.hnext
+			*n = attempt{
+				key: a.key, deadline: a.deadline, event: uint16(to[a.event]), stage: a.stage,
+				inUse: true, locked: a.locked, block: a.block, first: a.first,
+			}
+			b := m.bucket(&n.key)
+			n.hnext = m.buckets[b]
+			m.buckets[b] = nref
+			m.tappend(nref)
+			m.active++
+			newRef[ref] = nref
+			carried++
+		}
+	}
+	for _, q := range [...]uint8{probation, protected} {
+		for ref := old.queues[q].head; ref != nilRef; ref = old.slab[ref-1].links[queueLinks].next {
+			if chosen[ref] {
+				m.qappend(newRef[ref], q)
+			}
+		}
+	}
+	return carried, dropped
+}

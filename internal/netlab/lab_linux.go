@@ -169,41 +169,83 @@ func (l *Lab) build() error {
 		"link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0",
 		"link set br0 up",
 	}
-	// Create each veth pair with both ends already inside the lab.
-	ports := []string{"srv"}
-	for i := range l.Clients {
-		ports = append(ports, fmt.Sprintf("c%d", i))
-	}
-	for i, h := range l.hosts() {
-		if out, err := exec.CommandContext(ctx, "ip", "-n", l.hub.Name, "link", "add", ports[i], "type", "veth", "peer", "name", h.IfName, "netns", h.Name).CombinedOutput(); err != nil {
-			return fmt.Errorf("veth %s-%s: %v: %s", ports[i], h.IfName, err, out)
-		}
-		hub = append(hub, "link set "+ports[i]+" master br0", "link set "+ports[i]+" up")
-	}
 	if err := l.hub.batch(ctx, hub); err != nil {
 		return err
 	}
 	for _, h := range l.hosts() {
-		cmds := []string{
-			"link set lo up",
-			fmt.Sprintf("addr add %s/%d dev %s", h.V4, Net4.Bits(), h.IfName),
-			fmt.Sprintf("addr add %s/%d dev %s nodad", h.V6, Net6.Bits(), h.IfName),
-		}
-		for _, a := range h.Extra4 {
-			cmds = append(cmds, fmt.Sprintf("addr add %s/32 dev %s", a, h.IfName))
-		}
-		for _, a := range h.Extra6 {
-			// Deprecated (preferred_lft 0): still usable when bound, but
-			// never picked as the default source over the primary address.
-			cmds = append(cmds, fmt.Sprintf("addr add %s/128 dev %s nodad preferred_lft 0", a, h.IfName))
-		}
-		cmds = append(cmds, "link set "+h.IfName+" up")
-		if err := h.batch(ctx, cmds); err != nil {
+		if err := l.plug(ctx, h); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// port is the hub's end of h's veth pair.
+func (l *Lab) port(h *Host) string {
+	if h == l.Server {
+		return "srv"
+	}
+	for i, c := range l.Clients {
+		if c == h {
+			return fmt.Sprintf("c%d", i)
+		}
+	}
+	panic("netlab: host not in this lab")
+}
+
+// mac is h's interface's MAC address: locally administered, by host.
+func (l *Lab) mac(h *Host) string {
+	n := 0
+	for i, c := range l.Clients {
+		if c == h {
+			n = i + 1
+		}
+	}
+	return fmt.Sprintf("02:5e:5a:00:00:%02x", n)
+}
+
+// plug creates h's veth pair, with both ends already inside the lab, and
+// gives h's end its addresses.
+func (l *Lab) plug(ctx context.Context, h *Host) error {
+	port := l.port(h)
+	if out, err := exec.CommandContext(ctx, "ip", "-n", l.hub.Name, "link", "add", port, "type", "veth", "peer", "name", h.IfName, "netns", h.Name).CombinedOutput(); err != nil {
+		return fmt.Errorf("veth %s-%s: %v: %s", port, h.IfName, err, out)
+	}
+	if err := l.hub.batch(ctx, []string{"link set " + port + " master br0", "link set " + port + " up"}); err != nil {
+		return err
+	}
+	cmds := []string{
+		"link set lo up",
+		// A fixed MAC address, so that an interface plugged in again is
+		// the same host to the others' neighbour caches (as a NIC is).
+		fmt.Sprintf("link set dev %s address %s", h.IfName, l.mac(h)),
+		fmt.Sprintf("addr add %s/%d dev %s", h.V4, Net4.Bits(), h.IfName),
+		fmt.Sprintf("addr add %s/%d dev %s nodad", h.V6, Net6.Bits(), h.IfName),
+	}
+	for _, a := range h.Extra4 {
+		cmds = append(cmds, fmt.Sprintf("addr add %s/32 dev %s", a, h.IfName))
+	}
+	for _, a := range h.Extra6 {
+		// Deprecated (preferred_lft 0): still usable when bound, but
+		// never picked as the default source over the primary address.
+		cmds = append(cmds, fmt.Sprintf("addr add %s/128 dev %s nodad preferred_lft 0", a, h.IfName))
+	}
+	cmds = append(cmds, "link set "+h.IfName+" up")
+	return h.batch(ctx, cmds)
+}
+
+// Unplug deletes h's veth pair: its interface is gone, as when a USB NIC
+// is pulled or a VPN tunnel is torn down.
+func (l *Lab) Unplug(ctx context.Context, h *Host) error {
+	if out, err := exec.CommandContext(ctx, "ip", "-n", l.hub.Name, "link", "del", l.port(h)).CombinedOutput(); err != nil {
+		return fmt.Errorf("unplug %s: %v: %s", h.IfName, err, out)
+	}
+	return nil
+}
+
+// Plug creates h's veth pair again after Unplug: an interface of the same
+// name (with a new index) and the same addresses.
+func (l *Lab) Plug(ctx context.Context, h *Host) error { return l.plug(ctx, h) }
 
 // check proves every client reaches the server over IPv4 and IPv6: a connect
 // to a closed port must be refused (the server's RST came back).

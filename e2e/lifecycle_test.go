@@ -1,0 +1,256 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sesame-knock/sesame/internal/netlab"
+)
+
+// Running as a service: interfaces that go away and come back, reloads,
+// daemon mode (issue 6).
+
+// startSesamedWith writes conf to a file and runs sesamed with args (the
+// file's path is appended as -c) in the server namespace.
+func startSesamedWith(t *testing.T, lab *netlab.Lab, conf string, args ...string) (*netlab.Proc, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sesame.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := lab.Server.Start(t, logPath(t, dir, "sesamed"), bin(t, "sesamed"), append(args, "-c", path)...)
+	if _, err := p.WaitLog("msg=ready", 10*time.Second); err != nil {
+		t.Fatalf("sesamed did not become ready: %v", err)
+	}
+	return p, path
+}
+
+// waitCount waits until the log holds n lines containing substr.
+func waitCount(t *testing.T, p *netlab.Proc, substr string, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for len(p.Lines(substr)) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines with %q after %v, want %d", len(p.Lines(substr)), substr, within, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestInterfaceComesBack: the server's interface is deleted while sesamed
+// runs, and created again (same name, new index, same addresses): sesamed
+// keeps running, captures on it again, and a knock then opens a real door.
+// With -i all, the interface is also dropped from and added back to the
+// set of interfaces captured.
+func TestInterfaceComesBack(t *testing.T) {
+	for _, mode := range []string{"named", "all"} {
+		t.Run(mode, func(t *testing.T) {
+			lab := netlab.New(t, netlab.Config{Clients: 2})
+			echoOn(t, lab.Server, nativePort)
+			iface := lab.Server.IfName
+			if mode == "all" {
+				iface = "all"
+			}
+			d, _ := startSesamedWith(t, lab, fmt.Sprintf(guardConf, 30, ""), "-i", iface, "-v")
+			if !strings.Contains(d.Lines("msg=ready")[0], "afpacket:"+lab.Server.IfName) {
+				t.Fatalf("ready line does not name the capture on %s: %s", lab.Server.IfName, d.Lines("msg=ready")[0])
+			}
+			before, after := lab.Client(0), lab.Client(1)
+			to := dst(lab.Server.V4)
+			knockWith(t, before, lab.Server.V4.String(), "7000", "8000:udp", "9000")
+			waitCount(t, d, `msg="door open"`, 1, 5*time.Second)
+			mustConnect(t, before, before.V4, to, "after the first knock")
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := lab.Unplug(ctx, lab.Server); err != nil {
+				t.Fatal(err)
+			}
+			want := "capture stopped; will reopen"
+			if mode == "all" {
+				want = "interfaces changed"
+			}
+			if _, err := d.WaitLog(want, 5*time.Second); err != nil {
+				t.Fatalf("the interface's removal was not noticed: %v", err)
+			}
+			if d.Exited() {
+				t.Fatal("sesamed exited when its interface went away")
+			}
+			if err := lab.Plug(ctx, lab.Server); err != nil {
+				t.Fatal(err)
+			}
+			want = "capture reopened"
+			if mode == "all" {
+				want = "capture started"
+			}
+			if _, err := d.WaitLog(want, 5*time.Second); err != nil {
+				t.Fatalf("the capture did not come back with the interface: %v", err)
+			}
+			waitCount(t, d, "addresses changed", 1, 5*time.Second)
+			mustFiltered(t, after, after.V4, to, "from the second client before its knock")
+			knockWith(t, after, lab.Server.V4.String(), "7000", "8000:udp", "9000")
+			waitCount(t, d, `msg="door open"`, 2, 5*time.Second)
+			mustConnect(t, after, after.V4, to, "after a knock on the interface that came back")
+		})
+	}
+}
+
+// TestReload: SIGHUP with a broken file keeps the running configuration
+// (the error is logged with file:line, and its doors still open); SIGHUP
+// with a good file puts the new sequence in force, and an attempt that was
+// half way through an unchanged event survives the reload.
+func TestReload(t *testing.T) {
+	lab := netlab.New(t, netlab.Config{Clients: 2})
+	dir := t.TempDir()
+	marker := func(name string) string { return filepath.Join(dir, name) }
+	event := func(name, seq string) string {
+		return fmt.Sprintf("[%s]\n\tSequence = %s\n\tSeq_Timeout = 60\n\tStart_Command = echo %%IP%% >> %s\n", name, seq, marker(name))
+	}
+	first := event("kept", "7000,8000,9000")
+	d, conf := startSesamedWith(t, lab, first, "-i", lab.Server.IfName, "-v")
+	halfway, other := lab.Client(0), lab.Client(1)
+	srv := lab.Server.V4.String()
+
+	// An attempt in progress: two of three knocks.
+	knockWith(t, halfway, srv, "7000", "8000")
+	waitCount(t, d, "stage 2/3", 1, 5*time.Second)
+
+	// A broken file: the reload fails, with the error's place, and the
+	// old configuration keeps working.
+	broken := first + "[new]\n\tSequence = 6000,6500,soon\n"
+	if err := os.WriteFile(conf, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	line, err := d.WaitLog("reload failed", 5*time.Second)
+	if err != nil {
+		t.Fatalf("no reload failure logged: %v", err)
+	}
+	if !strings.Contains(line, conf+":6:") {
+		t.Errorf("the reload error does not say where: %s", line)
+	}
+	if _, err := d.WaitLog("still running with the previous configuration", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	knockWith(t, other, srv, "7000", "8000", "9000")
+	waitCount(t, d, "OPEN SESAME", 1, 5*time.Second)
+	if d.Exited() {
+		t.Fatal("sesamed exited on a broken reload")
+	}
+
+	// A good file: the kept event and a new one.
+	if err := os.WriteFile(conf, []byte(first+event("new", "6000,6500,6900")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WaitLog("msg=reloaded", 5*time.Second); err != nil {
+		t.Fatalf("no reload: %v", err)
+	}
+	carried := d.Lines("attempts in progress carried over")
+	if len(carried) != 1 || !strings.Contains(carried[0], "carried=1") {
+		t.Errorf("carried-over line: %q, want carried=1 (the half-way knock)", carried)
+	}
+	// The capture kept its socket and got the new ports in its filter.
+	if _, err := d.WaitLog("capture filter replaced", 5*time.Second); err != nil {
+		t.Errorf("no filter swap logged: %v", err)
+	}
+	// The half-way attempt finishes with its last knock.
+	knockWith(t, halfway, srv, "9000")
+	waitCount(t, d, "OPEN SESAME", 2, 5*time.Second)
+	// The new sequence works.
+	knockWith(t, other, srv, "6000", "6500", "6900")
+	waitCount(t, d, "OPEN SESAME", 3, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kept, _ := os.ReadFile(marker("kept"))
+		fresh, _ := os.ReadFile(marker("new"))
+		k, n := strings.Fields(string(kept)), strings.Fields(string(fresh))
+		if len(k) == 2 && len(n) == 1 {
+			if k[0] != other.V4.String() || k[1] != halfway.V4.String() || n[0] != other.V4.String() {
+				t.Fatalf("doors opened for kept=%v new=%v, want kept=[%s %s] new=[%s]", k, n, other.V4, halfway.V4, other.V4)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("start commands ran for kept=%v new=%v", k, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDaemonMode: sesamed -d returns once the daemon is ready; the pid
+// file names the live daemon; SIGTERM runs the pending stop command and
+// removes the pid file.
+func TestDaemonMode(t *testing.T) {
+	lab := netlab.New(t, netlab.Config{Clients: 1})
+	dir := t.TempDir()
+	started, stopped := filepath.Join(dir, "started"), filepath.Join(dir, "stopped")
+	conf := filepath.Join(dir, "knockd.conf")
+	pidFile := filepath.Join(dir, "sesamed.pid")
+	logFile := filepath.Join(dir, "sesamed.log")
+	text := fmt.Sprintf("[door]\n\tSequence = 7000,8000,9000\n\tStart_Command = touch %s\n\tCmd_Timeout = 600\n\tStop_Command = touch %s\n", started, stopped)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := lab.Server.Run(ctx, bin(t, "sesamed"), "-d", "-c", conf, "-i", lab.Server.IfName, "-p", pidFile, "-g", logFile)
+	if err != nil {
+		t.Fatalf("sesamed -d: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("no pid file once sesamed -d returned: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file holds %q", b)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) // if the test fails half way
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil || filepath.Base(exe) != "sesamed" {
+		t.Fatalf("pid %d from the pid file is %q (%v), want a live sesamed", pid, exe, err)
+	}
+	if pgid, _ := syscall.Getpgid(pid); pgid != pid {
+		t.Errorf("the daemon is not a session/group leader of its own (pgid %d): it did not detach", pgid)
+	}
+	knockWith(t, lab.Client(0), lab.Server.V4.String(), "7000", "8000", "9000")
+	deadline := time.Now().Add(5 * time.Second)
+	for _, err := os.Stat(started); err != nil; _, err = os.Stat(started) {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile)
+			t.Fatalf("the knock ran no start command; log:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon did not exit on SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(stopped); err != nil {
+		t.Error("SIGTERM did not run the pending stop command")
+	}
+	if _, err := os.Stat(pidFile); err == nil {
+		t.Error("the pid file outlived the daemon")
+	}
+}
