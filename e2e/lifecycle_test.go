@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sesame-knock/sesame/internal/netlab"
+	"github.com/sesame-knock/sesame/internal/privilege"
 )
 
 // Running as a service: interfaces that go away and come back, reloads,
@@ -252,5 +253,51 @@ func TestDaemonMode(t *testing.T) {
 	}
 	if _, err := os.Stat(pidFile); err == nil {
 		t.Error("the pid file outlived the daemon")
+	}
+}
+
+// capSysAdmin is CAP_SYS_ADMIN, which root has and the daemon does not need.
+const capSysAdmin = privilege.Cap(21)
+
+// TestPrivilegesDropped: with native doors and no commands, sesamed keeps
+// only CAP_NET_RAW and CAP_NET_ADMIN once set up, on every thread and in
+// the bounding set, and still opens doors (and reopens its capture) with
+// them; with commands configured it keeps what it was given, and says why.
+func TestPrivilegesDropped(t *testing.T) {
+	lab := netlab.New(t, netlab.Config{Clients: 1})
+	echoOn(t, lab.Server, nativePort)
+	d, _ := startSesamedWith(t, lab, fmt.Sprintf(guardConf, 30, ""), "-i", lab.Server.IfName)
+	if _, err := d.WaitLog("privileges dropped", time.Second); err != nil {
+		t.Fatalf("no drop logged: %v", err)
+	}
+	threads, err := privilege.ThreadsOf(d.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := privilege.SetOf(privilege.NetRaw, privilege.NetAdmin)
+	if len(threads) < 2 {
+		t.Errorf("only %d threads seen", len(threads))
+	}
+	for _, th := range threads {
+		if th.Effective != want || th.Permitted != want || th.Bounding != want || th.Inheritable != 0 || th.Ambient != 0 {
+			t.Errorf("thread %v, want eff=prm=bnd=%v and nothing inheritable or ambient", th, want)
+		}
+	}
+	c := lab.Client(0)
+	knockWith(t, c, lab.Server.V4.String(), "7000", "8000:udp", "9000")
+	waitCount(t, d, `msg="door open"`, 1, 5*time.Second)
+	mustConnect(t, c, c.V4, dst(lab.Server.V4), "after the knock, privileges dropped")
+
+	// With a command, nothing is dropped.
+	cmd, _ := startSesamedWith(t, lab, "[door]\n\tSequence = 7100,8100\n\tStart_Command = true\n", "-i", lab.Server.IfName)
+	if _, err := cmd.WaitLog("keeping privileges: events run commands", time.Second); err != nil {
+		t.Fatalf("no reason logged for keeping privileges: %v", err)
+	}
+	threads, err = privilege.ThreadsOf(cmd.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th := threads[0]; !th.Effective.Has(capSysAdmin) || !th.Bounding.Has(capSysAdmin) {
+		t.Errorf("with commands configured the daemon lost privileges: %v", th)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/firewall"
 	"github.com/sesame-knock/sesame/internal/packet"
 	"github.com/sesame-knock/sesame/internal/replay"
+	"github.com/sesame-knock/sesame/internal/sdnotify"
 )
 
 // Options are the daemon's command-line settings; they override the
@@ -72,6 +73,8 @@ type daemon struct {
 	// watcher, which runs on its own goroutine).
 	ifaces atomic.Pointer[[]string]
 	sniff  atomic.Bool // hits are checked against the interfaces' addresses
+	// dropped says the daemon gave up all but needed's capabilities.
+	dropped bool
 }
 
 // Run runs the daemon until ctx is cancelled.
@@ -166,21 +169,28 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	}
 	names := d.feeds.names()
 	slices.Sort(names)
+	d.dropped = dropPrivileges(log, cfg)
 	log.Info("ready", "capture", names, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard && cfg.Options.SeesProbes())
 	if o.Ready != nil {
 		o.Ready()
 	}
+	notify(log, "READY", sdnotify.Ready)
+	status(log, "ready: %d events from %s", len(cfg.Events), cfg.Source)
 
 	for waiting := true; waiting; {
 		select {
 		case <-ctx.Done():
 			waiting = false
 		case <-o.Hangup:
+			notify(log, "RELOADING", sdnotify.Reloading)
 			d.reload(ctx)
+			notify(log, "READY", sdnotify.Ready)
 		case <-links:
 			d.followInterfaces()
 		}
 	}
+	notify(log, "STOPPING", sdnotify.Stopping)
+	status(log, "stopping: %d stop commands to run", d.runner.Pending())
 	log.Info("shutting down", "pending_stops", d.runner.Pending())
 	stopCapture()
 	d.feeds.wait()

@@ -218,6 +218,9 @@ func (f *feeds) reopen(ctx context.Context, fd *feed, now bool) capture.Source {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if fd.w.up != nil && !fd.w.up() {
+			continue // wait for the link to come up
+		}
 		s, err := fd.w.open(spec)
 		if err != nil {
 			f.log.Debug("reopen failed", "capture", fd.w.key, "err", err)

@@ -172,8 +172,10 @@ func (d *daemon) reload(ctx context.Context) {
 			d.log.Error("reload failed: "+line, "config", d.gen.cfg.Source)
 		}
 		d.log.Error("reload failed: still running with the previous configuration", "config", d.gen.cfg.Source, "events", len(d.gen.cfg.Events))
+		status(d.log, "reload failed, running the previous configuration: %v", errorLines(err)[0])
 		return
 	}
+	status(d.log, "ready: %d events from %s (reloaded)", len(cfg.Events), cfg.Source)
 	d.log.Info("reloaded", "config", cfg.Source, "events", len(cfg.Events), "capture", d.feeds.names(), "took", time.Since(start).Round(time.Millisecond))
 }
 
@@ -195,6 +197,9 @@ func errorLines(err error) []string {
 // could be, switches to it.
 func (d *daemon) swap(ctx context.Context, cfg *config.Config) error {
 	old := d.gen
+	if d.dropped && runsCommands(cfg) {
+		d.log.Warn("reload: events now run commands, but privileges were dropped at start: they run with cap_net_raw and cap_net_admin only until sesamed restarts", "config", cfg.Source)
+	}
 	for _, what := range unreloadable(old.cfg, cfg) {
 		d.log.Warn("reload: "+what+" changed; that takes effect at the next start", "config", cfg.Source)
 	}

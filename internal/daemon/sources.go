@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 
 	"github.com/sesame-knock/sesame/internal/capture"
@@ -42,6 +43,10 @@ type want struct {
 	key  string
 	spec capture.FilterSpec
 	open func(capture.FilterSpec) (capture.Source, error)
+	// up, when set, says whether reopening is worth a try (the interface
+	// is there and up): a socket bound to an interface that is still
+	// being set up fails again as it comes up.
+	up func() bool
 }
 
 // wants lists the sources of cfg; ifaces are the interfaces AF_PACKET
@@ -54,6 +59,9 @@ func wants(cfg *config.Config, ipv4Only bool, ifaces []string, spec capture.Filt
 			for _, name := range ifaces {
 				out = append(out, want{key: "afpacket:" + name, spec: spec, open: func(s capture.FilterSpec) (capture.Source, error) {
 					return capture.OpenAFPacket(name, s)
+				}, up: func() bool {
+					in, err := net.InterfaceByName(name)
+					return err == nil && in.Flags&net.FlagUp != 0
 				}})
 			}
 		case config.CaptureUDP:
