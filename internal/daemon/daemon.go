@@ -124,6 +124,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		}
 	}
 	pidFile := cfg.Options.PidFile
+	if pidFile != "" && o.PidFile == "" && underSystemd() {
+		// knockd.conf's PidFile is for init scripts; systemd knows the
+		// pid, and its unit keeps /run read-only.
+		log.Info("PidFile not written: running under systemd", "pidfile", pidFile)
+		pidFile = ""
+	}
 	if o.PidFile != "" {
 		pidFile = o.PidFile
 	}
@@ -169,7 +175,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	}
 	names := d.feeds.names()
 	slices.Sort(names)
-	d.dropped = dropPrivileges(log, cfg)
+	d.dropped = dropPrivileges(log, cfg, gen.spec)
 	log.Info("ready", "capture", names, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard && cfg.Options.SeesProbes())
 	if o.Ready != nil {
 		o.Ready()

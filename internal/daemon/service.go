@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/sesame-knock/sesame/internal/capture"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/privilege"
 	"github.com/sesame-knock/sesame/internal/sdnotify"
@@ -39,11 +40,12 @@ func runsCommands(cfg *config.Config) bool {
 // needed is what the daemon keeps after set-up: capturing (AF_PACKET,
 // NFLOG) and the firewall need CAP_NET_RAW and CAP_NET_ADMIN, also to
 // reopen a capture when an interface comes back or a reload changes it;
-// a UDP capture, binding its ports again, may need CAP_NET_BIND_SERVICE.
-func needed(cfg *config.Config) []privilege.Cap {
+// a UDP capture on a port below 1024, binding it again, needs
+// CAP_NET_BIND_SERVICE.
+func needed(cfg *config.Config, spec capture.FilterSpec) []privilege.Cap {
 	caps := []privilege.Cap{privilege.NetRaw, privilege.NetAdmin}
 	for _, c := range captures(cfg) {
-		if c.Kind == config.CaptureUDP {
+		if c.Kind == config.CaptureUDP && len(spec.UDPPorts) > 0 && spec.UDPPorts[0] < 1024 {
 			return append(caps, privilege.NetBindService)
 		}
 	}
@@ -54,7 +56,7 @@ func needed(cfg *config.Config) []privilege.Cap {
 // the bounding set (so commands started later get no more either), unless
 // commands are configured: they run as the administrator wrote them, with
 // what the service manager gave the daemon. It reports whether it dropped.
-func dropPrivileges(log *slog.Logger, cfg *config.Config) bool {
+func dropPrivileges(log *slog.Logger, cfg *config.Config, spec capture.FilterSpec) bool {
 	if os.Geteuid() != 0 {
 		return false // not root: nothing beyond what we were given to drop
 	}
@@ -62,7 +64,7 @@ func dropPrivileges(log *slog.Logger, cfg *config.Config) bool {
 		log.Info("keeping privileges: events run commands, which may need them", "hint", "events with native doors (Open =) and no commands let sesamed keep only cap_net_raw and cap_net_admin")
 		return false
 	}
-	keep := needed(cfg)
+	keep := needed(cfg, spec)
 	if err := privilege.Keep(keep...); err != nil {
 		log.Warn("cannot drop privileges; running with those given at start", "err", err)
 		return false
@@ -70,3 +72,7 @@ func dropPrivileges(log *slog.Logger, cfg *config.Config) bool {
 	log.Info("privileges dropped", "kept", privilege.SetOf(keep...).String())
 	return true
 }
+
+// underSystemd reports whether systemd started the daemon as a service:
+// it then knows the daemon's pid, and the unit keeps /run read-only.
+func underSystemd() bool { return os.Getenv("INVOCATION_ID") != "" || os.Getenv(sdnotify.EnvSocket) != "" }
