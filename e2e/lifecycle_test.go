@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -299,5 +300,63 @@ func TestPrivilegesDropped(t *testing.T) {
 	}
 	if th := threads[0]; !th.Effective.Has(capSysAdmin) || !th.Bounding.Has(capSysAdmin) {
 		t.Errorf("with commands configured the daemon lost privileges: %v", th)
+	}
+}
+
+// TestSystemdNotify: under systemd (NOTIFY_SOCKET set), sesamed says
+// READY=1 once every capture is open, RELOADING=1 then READY=1 around a
+// reload, and STOPPING=1 when it begins to shut down.
+func TestSystemdNotify(t *testing.T) {
+	lab := netlab.New(t, netlab.Config{Clients: 1})
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conf := filepath.Join(dir, "sesame.conf")
+	if err := os.WriteFile(conf, []byte("[door]\n\tSequence = 7000,8000\n\tOpen = tcp:2222\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := lab.Server.Start(t, logPath(t, dir, "sesamed"), "env", "NOTIFY_SOCKET="+sock, bin(t, "sesamed"), "-c", conf, "-i", lab.Server.IfName)
+	next := func() string {
+		t.Helper()
+		buf := make([]byte, 4096)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification: %v\nlog:\n%s", err, p.Log())
+		}
+		return string(buf[:n])
+	}
+	expect := func(prefix string) {
+		t.Helper()
+		for {
+			m := next()
+			if strings.HasPrefix(m, "STATUS=") {
+				continue
+			}
+			if !strings.HasPrefix(m, prefix) {
+				t.Fatalf("notification %q, want %s", m, prefix)
+			}
+			return
+		}
+	}
+	expect("READY=1")
+	if len(p.Lines("msg=ready")) != 1 {
+		t.Fatal("READY=1 came before the ready line")
+	}
+	if err := p.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	expect("RELOADING=1\nMONOTONIC_USEC=")
+	expect("READY=1")
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	expect("STOPPING=1")
+	if err := p.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
