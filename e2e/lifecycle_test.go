@@ -360,3 +360,47 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStatus: sesamed --status reads the running daemon's counters over
+// its control socket: hits, doors opened and open, failures by reason,
+// and the capture's packets.
+func TestStatus(t *testing.T) {
+	lab := netlab.New(t, netlab.Config{Clients: 2})
+	sock := filepath.Join(t.TempDir(), "control.sock")
+	d, _ := startSesamedWith(t, lab, fmt.Sprintf(guardConf, 30, ""), "-i", lab.Server.IfName, "--control-socket", sock)
+	good, bad := lab.Client(0), lab.Client(1)
+	knockWith(t, good, lab.Server.V4.String(), "7000", "8000:udp", "9000")
+	knockWith(t, bad, lab.Server.V4.String(), "7000", "9000") // wrong port at stage 2
+	waitCount(t, d, `msg="door open"`, 1, 5*time.Second)
+	waitCount(t, d, `msg="failed: wrong port"`, 1, 5*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := lab.Server.Run(ctx, bin(t, "sesamed"), "--status", "--control-socket", sock)
+	if err != nil {
+		t.Fatalf("sesamed --status: %v\n%s", err, out)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			fields[strings.Join(f[:len(f)-1], " ")] = f[len(f)-1]
+		}
+	}
+	for k, want := range map[string]string{"doors opened": "1", "doors open": "1", "wrong_port": "1", "pending stop commands": "0", "reloads": "0"} {
+		if fields[k] != want {
+			t.Errorf("%s = %q, want %s\n%s", k, fields[k], want, out)
+		}
+	}
+	if n, _ := strconv.Atoi(fields["hits"]); n < 5 {
+		t.Errorf("hits = %q, want at least the 5 knocks\n%s", fields["hits"], out)
+	}
+	if !strings.Contains(string(out), "afpacket:"+lab.Server.IfName) {
+		t.Errorf("the capture is not listed:\n%s", out)
+	}
+	// Nobody listening: one clear error line.
+	out, err = lab.Server.Run(ctx, bin(t, "sesamed"), "--status", "--control-socket", sock+".none")
+	if err == nil || !strings.Contains(string(out), "sesamed: error: no sesamed is running") {
+		t.Errorf("--status with no daemon: %v\n%s", err, out)
+	}
+}

@@ -23,8 +23,10 @@ import (
 
 	"github.com/sesame-knock/sesame/internal/capture"
 	"github.com/sesame-knock/sesame/internal/config"
+	"github.com/sesame-knock/sesame/internal/control"
 	"github.com/sesame-knock/sesame/internal/daemon"
 	"github.com/sesame-knock/sesame/internal/enroll"
+	"github.com/sesame-knock/sesame/internal/metrics"
 	"github.com/sesame-knock/sesame/internal/seq"
 )
 
@@ -157,42 +159,41 @@ func runWith(env config.Sources, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	var (
-		cfgPath    = fs.StringP("config", "c", "", "")
-		confAlias  = fs.String("conf", "", "") // port-knocking-doors' spelling
-		sequence   = fs.String("sequence", "", "")
-		open       = fs.String("open", "", "")
-		magicSeq   = fs.StringP("magic-seq", "m", "", "")
-		ports      = fs.String("ports", "", "")
-		captureArg = fs.String("capture", "", "")
-		ifaces     = fs.StringArrayP("interface", "i", nil, "")
-		background = fs.BoolP("daemon", "d", false, "")
-		debugOn    = fs.BoolP("debug", "D", false, "")
-		verbose    = fs.BoolP("verbose", "v", false, "")
-		lookup     = fs.BoolP("lookup", "l", false, "")
-		ipv4       = fs.BoolP("only-ip-v4", "4", false, "")
-		pidFile    = fs.StringP("pidfile", "p", "", "")
-		logFile    = fs.StringP("logfile", "g", "", "")
-		logFormat  = fs.String("log-format", "text", "")
-		check      = fs.StringP("check", "C", "", "")
-		listIfaces = fs.Bool("list-interfaces", false, "")
-		cleanup    = fs.Bool("cleanup", false, "")
-		version    = fs.BoolP("version", "V", false, "")
-		help       = fs.BoolP("help", "h", false, "")
-		enrollName = fs.String("enroll", "", "")
-		event      = fs.String("event", "", "")
-		host       = fs.String("host", "", "")
-		noQR       = fs.Bool("no-qr", false, "")
-		refresh    = fs.StringP("refresh", "r", "", "")
-		setHome    = fs.Bool("set-configuration-file-in-home", false, "")
-		fileHelp   = fs.Bool("show-configuration-file-help", false, "")
-		status     = fs.Bool("status", false, "")
-		ctlSocket  = fs.String("control-socket", "", "")
-		metrics    = fs.String("metrics", "", "")
+		cfgPath     = fs.StringP("config", "c", "", "")
+		confAlias   = fs.String("conf", "", "") // port-knocking-doors' spelling
+		sequence    = fs.String("sequence", "", "")
+		open        = fs.String("open", "", "")
+		magicSeq    = fs.StringP("magic-seq", "m", "", "")
+		ports       = fs.String("ports", "", "")
+		captureArg  = fs.String("capture", "", "")
+		ifaces      = fs.StringArrayP("interface", "i", nil, "")
+		background  = fs.BoolP("daemon", "d", false, "")
+		debugOn     = fs.BoolP("debug", "D", false, "")
+		verbose     = fs.BoolP("verbose", "v", false, "")
+		lookup      = fs.BoolP("lookup", "l", false, "")
+		ipv4        = fs.BoolP("only-ip-v4", "4", false, "")
+		pidFile     = fs.StringP("pidfile", "p", "", "")
+		logFile     = fs.StringP("logfile", "g", "", "")
+		logFormat   = fs.String("log-format", "text", "")
+		check       = fs.StringP("check", "C", "", "")
+		listIfaces  = fs.Bool("list-interfaces", false, "")
+		cleanup     = fs.Bool("cleanup", false, "")
+		version     = fs.BoolP("version", "V", false, "")
+		help        = fs.BoolP("help", "h", false, "")
+		enrollName  = fs.String("enroll", "", "")
+		event       = fs.String("event", "", "")
+		host        = fs.String("host", "", "")
+		noQR        = fs.Bool("no-qr", false, "")
+		refresh     = fs.StringP("refresh", "r", "", "")
+		setHome     = fs.Bool("set-configuration-file-in-home", false, "")
+		fileHelp    = fs.Bool("show-configuration-file-help", false, "")
+		status      = fs.Bool("status", false, "")
+		ctlSocket   = fs.String("control-socket", "", "")
+		metricsAddr = fs.String("metrics", "", "")
 	)
 	if flagSetHook != nil {
 		flagSetHook(fs)
 	}
-	_, _, _ = status, ctlSocket, metrics // TODO(issue 6): wired below
 	fs.Lookup("check").NoOptDefVal = checkBare
 	if err := fs.Parse(attachCheckFile(fs, args)); err != nil {
 		return usageError(stderr, err.Error())
@@ -253,8 +254,11 @@ func runWith(env config.Sources, args []string, stdout, stderr io.Writer) int {
 	case checkFile != "" && (doorFlags || *cfgPath != ""):
 		return usageError(stderr, "--check FILE checks that file, so -c, --sequence/--open and -m/--ports have nothing to do; to check what those say, give --check without FILE")
 	}
+	if *metricsAddr != "" && !metrics.Prometheus {
+		return usageError(stderr, "--metrics: "+metrics.ErrNoPrometheus.Error())
+	}
 	if msg := oneAction(map[string]bool{
-		"--check": checking, "--cleanup": *cleanup, "--list-interfaces": *listIfaces,
+		"--check": checking, "--cleanup": *cleanup, "--list-interfaces": *listIfaces, "--status": *status,
 		"--set-configuration-file-in-home": *setHome, "--show-configuration-file-help": *fileHelp,
 	}); msg != "" {
 		return usageError(stderr, msg)
@@ -267,6 +271,8 @@ func runWith(env config.Sources, args []string, stdout, stderr io.Writer) int {
 		return writeHomeFile(env.Home, stdout, stderr)
 	case *listIfaces:
 		return listInterfaces(stdout, stderr)
+	case *status:
+		return printStatus(*ctlSocket, stdout, stderr)
 	}
 
 	src := env
@@ -355,6 +361,7 @@ func runWith(env config.Sources, args []string, stdout, stderr io.Writer) int {
 	}
 	opts := daemon.Options{
 		Hangup: hangup, Reload: reload,
+		ControlSocket: *ctlSocket, MetricsListen: *metricsAddr, Version: versionString(),
 		Interfaces: *ifaces, Verbose: *verbose, Debug: *debugOn, Lookup: *lookup, IPv4Only: *ipv4,
 		PidFile: *pidFile, LogFile: *logFile, JSON: *logFormat == "json", Stderr: stderr,
 	}
@@ -467,6 +474,23 @@ func writeHomeFile(home string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s\n", path)
 	fmt.Fprintf(stdout, "%s: choose your own opening_sequence in it, then check it with 'sesamed --check'\n", prog)
+	return 0
+}
+
+// printStatus asks the running daemon for its counters (sesamed --status).
+func printStatus(socket string, stdout, stderr io.Writer) int {
+	if socket == "" {
+		socket = control.DefaultSocket
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), control.DefaultTimeout)
+	defer cancel()
+	snap, err := control.Status(ctx, socket)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if err := metrics.WriteText(stdout, snap); err != nil {
+		return fail(stderr, err)
+	}
 	return 0
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/cipherknock"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/knock"
+	"github.com/sesame-knock/sesame/internal/metrics"
 	"github.com/sesame-knock/sesame/internal/replay"
 	"github.com/sesame-knock/sesame/internal/totp"
 )
@@ -32,6 +33,7 @@ func (e *engine) admit(o *knock.Outcome, ln *lane, ev *config.Event) ([]slog.Att
 		who := []slog.Attr{slog.String("client", client), slog.String("step", u64(ln.step))}
 		if lo, hi := window(totp.Step(now, t.Step), t.Skew); ln.step < lo || ln.step > hi {
 			// Lanes move on at step boundaries; this one is late.
+			e.stats.Fail(metrics.Stray)
 			e.report(levelVerbose, "failed: TOTP step outside the window", o, ev, who...)
 			return who, false
 		}
@@ -44,12 +46,15 @@ func (e *engine) admit(o *knock.Outcome, ln *lane, ev *config.Event) ([]slog.Att
 		p, err := e.keys.Cipher[ln.event].Verify(b, cipherknock.EventID(ev.Name), now, ev.Cipher.MaxAge)
 		switch {
 		case errors.Is(err, cipherknock.ErrStale):
+			e.stats.Fail(metrics.Stale)
 			e.report(slog.LevelInfo, "failed: stale cipher knock", o, ev, slog.Time("sent", p.Time(now)))
 			return nil, false
 		case errors.Is(err, cipherknock.ErrWrongEvent):
+			e.stats.Fail(metrics.Stray)
 			e.report(levelVerbose, "failed: cipher knock for another event", o, ev)
 			return nil, false
 		case err != nil:
+			e.stats.Fail(metrics.Forged)
 			e.report(slog.LevelInfo, "failed: forged or damaged cipher knock", o, ev)
 			return nil, false
 		}
@@ -66,10 +71,13 @@ func (e *engine) remember(o *knock.Outcome, ev *config.Event, key string, expire
 	case err == nil:
 		return true
 	case errors.Is(err, replay.ErrReplay):
+		e.stats.Fail(metrics.Replayed)
 		e.report(slog.LevelInfo, "failed: replayed knock", o, ev, who...)
 	case errors.Is(err, replay.ErrClockBehind):
+		e.stats.Fail(metrics.Refused)
 		e.log.Error("refused a knock: the clock went back behind the replay cache; knocks are refused until it catches up", "src", o.Src.String(), "event", ev.Name, "err", err)
 	default:
+		e.stats.Fail(metrics.Refused)
 		e.log.Error("refused a knock: the replay cache cannot record it", "src", o.Src.String(), "event", ev.Name, "err", err)
 	}
 	return false

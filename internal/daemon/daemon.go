@@ -24,6 +24,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/clock"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/door"
+	"github.com/sesame-knock/sesame/internal/metrics"
 	"github.com/sesame-knock/sesame/internal/firewall"
 	"github.com/sesame-knock/sesame/internal/packet"
 	"github.com/sesame-knock/sesame/internal/replay"
@@ -52,6 +53,14 @@ type Options struct {
 	Reload func() (*config.Config, error)
 	// StopTimeout bounds how long shutdown waits for stop commands.
 	StopTimeout time.Duration
+	// ControlSocket is where sesamed --status asks for the counters
+	// ("": control.DefaultSocket; NoControlSocket: none).
+	ControlSocket string
+	// MetricsListen, when set, serves the counters for Prometheus (a
+	// build with -tags prometheus).
+	MetricsListen string
+	// Version is reported by --status and the metrics.
+	Version string
 }
 
 // daemon is one run of sesamed: what lives as long as the process (the
@@ -75,6 +84,11 @@ type daemon struct {
 	sniff  atomic.Bool // hits are checked against the interfaces' addresses
 	// dropped says the daemon gave up all but needed's capabilities.
 	dropped bool
+
+	stats   *metrics.Counters
+	open    *metrics.OpenDoors    // native doors, until their timeouts
+	source  atomic.Pointer[string] // where the configuration in force came from
+	started time.Time
 }
 
 // Run runs the daemon until ctx is cancelled.
@@ -91,7 +105,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		return err
 	}
 	defer logCloser.Close()
-	d := &daemon{o: o, log: log}
+	d := &daemon{o: o, log: log, stats: new(metrics.Counters), open: metrics.NewOpenDoors(0), started: time.Now()}
 	defer func() {
 		if d.cache != nil {
 			d.cache.Close()
@@ -152,6 +166,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		return err
 	}
 	d.gen = gen
+	d.source.Store(&cfg.Source)
 	if gen.sniff {
 		d.eng.setLocal(local)
 	}
@@ -170,6 +185,15 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		defer watchWG.Done()
 		d.watchNetwork(capCtx, local, links)
 	}()
+	if err := d.serveObservers(capCtx, &watchWG); err != nil {
+		stopCapture()
+		d.feeds.wait()
+		watchWG.Wait()
+		d.eng.close()
+		d.native.Close()
+		d.gen.discard(nil)
+		return err
+	}
 	if gen.sniff && len(local) == 0 {
 		log.Warn("no address on the capture interfaces: knocks are ignored until one is added", "interfaces", gen.ifaces)
 	}
@@ -224,7 +248,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 func (d *daemon) engineConfig(g *generation, clk clock.Clock) engineConfig {
 	c := engineConfig{
 		Events: g.cfg.Events, OneTime: g.onetime, Keys: g.keys,
-		Door: doors{cmds: d.runner, native: d.native, fws: g.fws}, Log: d.log, Clock: clk,
+		Door: doors{cmds: d.runner, native: d.native, fws: g.fws, open: d.open}, Log: d.log, Clock: clk, Stats: d.stats,
 		ScanGuard: g.cfg.Options.ScanGuard, Budget: g.cfg.Options.MaxAttempts,
 		IPv4Only: d.o.IPv4Only, Lookup: d.o.Lookup,
 	}

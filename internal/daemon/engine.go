@@ -14,6 +14,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/clock"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/knock"
+	"github.com/sesame-knock/sesame/internal/metrics"
 	"github.com/sesame-knock/sesame/internal/packet"
 )
 
@@ -66,7 +67,7 @@ type engine struct {
 	local    []netip.Addr
 	localSet bool
 
-	hits uint64
+	stats *metrics.Counters // hits, opens, failures by reason (never nil)
 }
 
 // ReplayCache remembers what opened a door, so it opens only once
@@ -88,6 +89,7 @@ type engineConfig struct {
 	Budget    int
 	IPv4Only  bool
 	Lookup    bool
+	Stats     *metrics.Counters // nil: counted in the engine's own
 }
 
 func newEngine(c engineConfig) (*engine, error) {
@@ -125,6 +127,10 @@ func newEngine(c engineConfig) (*engine, error) {
 		lookups:    make(chan struct{}, 8),
 		lookupAddr: net.DefaultResolver.LookupAddr,
 		out:        make([]knock.Outcome, 0, 2*len(lanes)+4),
+		stats:      c.Stats,
+	}
+	if e.stats == nil {
+		e.stats = new(metrics.Counters)
 	}
 	e.mu.Lock()
 	e.armStep()
@@ -138,6 +144,13 @@ func (e *engine) setLocal(addrs []netip.Addr) {
 	e.local, e.localSet = append(e.local[:0], addrs...), true
 	e.m.SetLocal(addrs)
 	e.mu.Unlock()
+}
+
+// active is the number of attempts in progress (lockouts included).
+func (e *engine) active() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.m.Active()
 }
 
 // now is the engine's monotonic time in nanoseconds.
@@ -156,7 +169,7 @@ func (e *engine) Hit(h *packet.Hit) {
 	if e.closed {
 		return
 	}
-	e.hits++
+	e.stats.Hit()
 	wall := e.clock.Now()
 	now := int64(wall.Sub(e.epoch)) + 1
 	if !e.stepDue.IsZero() && !wall.Before(e.stepDue) {
@@ -228,6 +241,7 @@ func (e *engine) handle(outs []knock.Outcome) {
 			if !ok {
 				continue
 			}
+			e.stats.Opened()
 			e.report(slog.LevelInfo, "OPEN SESAME", o, ev, who...)
 			e.door.Open(ev, o.Src)
 			e.nextOneTime(ln.event)
@@ -245,18 +259,26 @@ func (e *engine) handle(outs []knock.Outcome) {
 			if ev.Payload != "" {
 				msg = "failed: wrong port or payload"
 			}
+			if lvl == slog.LevelInfo {
+				e.stats.Fail(metrics.WrongPort)
+			} else {
+				e.stats.Fail(metrics.Stray)
+			}
 			var extra []slog.Attr
 			if o.Locked {
 				extra = append(extra, slog.String("lockout", ev.Lockout.String()))
 			}
 			e.report(lvl, msg, o, ev, extra...)
 		case knock.Timeout:
-			lvl := slog.LevelInfo
+			lvl, reason := slog.LevelInfo, metrics.Timeout
 			if o.Stage < 2 {
-				lvl = levelVerbose // a lone first knock (or a spoofed flood of them)
+				// a lone first knock (or a spoofed flood of them)
+				lvl, reason = levelVerbose, metrics.LoneKnock
 			}
+			e.stats.Fail(reason)
 			e.report(lvl, "timeout", o, ev)
 		case knock.Evicted:
+			e.stats.Fail(metrics.Evicted)
 			e.report(slog.LevelDebug, "evicted: attempt table full", o, ev)
 		}
 	}

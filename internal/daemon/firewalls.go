@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/door"
@@ -14,6 +15,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/firewall/firewalld"
 	"github.com/sesame-knock/sesame/internal/firewall/iptables"
 	"github.com/sesame-knock/sesame/internal/firewall/nftables"
+	"github.com/sesame-knock/sesame/internal/metrics"
 )
 
 // firewalls are the backends that serve the configuration's native doors:
@@ -172,6 +174,7 @@ type doors struct {
 	cmds   *door.Runner
 	native *door.Native
 	fws    *firewalls // the backends of the configuration in force
+	open   *metrics.OpenDoors
 }
 
 func (d doors) Open(ev *config.Event, src netip.Addr) {
@@ -180,5 +183,9 @@ func (d doors) Open(ev *config.Event, src netip.Addr) {
 	}
 	if len(ev.Open) > 0 {
 		d.native.OpenOn(d.fws.pick(ev), ev, src)
+		if d.open != nil {
+			now := time.Now()
+			d.open.Open(ev.Name, src, now, now.Add(ev.OpenTimeout))
+		}
 	}
 }

@@ -173,9 +173,12 @@ func (d *daemon) reload(ctx context.Context) {
 		}
 		d.log.Error("reload failed: still running with the previous configuration", "config", d.gen.cfg.Source, "events", len(d.gen.cfg.Events))
 		status(d.log, "reload failed, running the previous configuration: %v", errorLines(err)[0])
+		d.stats.ReloadFailed()
 		return
 	}
 	status(d.log, "ready: %d events from %s (reloaded)", len(cfg.Events), cfg.Source)
+	d.stats.Reloaded()
+	d.source.Store(&cfg.Source)
 	d.log.Info("reloaded", "config", cfg.Source, "events", len(cfg.Events), "capture", d.feeds.names(), "took", time.Since(start).Round(time.Millisecond))
 }
 
