@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in nft:nftables iptables:iptables ipset:ipset ip:iproute2 knockd:knockd knock:knockd hping3:hping3 socat:socat tcpdump:tcpdump firewalld:firewalld dbus-daemon:dbus-daemon; do
+for pair in nft:nftables iptables:iptables ipset:ipset ip:iproute2 knockd:knockd knock:knockd hping3:hping3 socat:socat tcpdump:tcpdump firewalld:firewalld dbus-daemon:dbus-daemon fail2ban-regex:fail2ban systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -15,8 +15,9 @@ if [ "${#need[@]}" -gt 0 ]; then
     echo "==> installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # firewalld is only for its test (a private firewalld in a namespace):
-    # keep the package from starting one on this machine.
+    # firewalld and fail2ban are only for their tests (a private firewalld
+    # in a namespace, fail2ban-regex): keep the packages from starting
+    # their services on this machine.
     created_policy=
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
@@ -38,10 +39,18 @@ for target in windows/amd64 darwin/arm64 linux/arm64 linux/arm; do
 done
 
 echo "==> go test"
+# As shipped: no cgo (sesamed drops capabilities on all threads, which a
+# binary linked with cgo cannot do).
+export CGO_ENABLED=0
 go test -count=1 -timeout 15m ./...
+export CGO_ENABLED=1 # the race detector needs cgo
 
 echo "==> race detector on the concurrent packages"
-go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door ./internal/firewall/... ./internal/replay ./internal/cipherknock
+go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door ./internal/firewall/... ./internal/replay ./internal/cipherknock ./internal/control ./internal/metrics
+
+echo "==> the Prometheus build (-tags prometheus)"
+go vet -tags prometheus ./internal/metrics ./internal/daemon ./cmd/sesamed
+go test -count=1 -race -tags prometheus ./internal/metrics
 
 echo "==> fuzz smoke runs"
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
