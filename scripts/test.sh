@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in nft:nftables iptables:iptables ipset:ipset ip:iproute2 knockd:knockd knock:knockd hping3:hping3 socat:socat tcpdump:tcpdump firewalld:firewalld dbus-daemon:dbus-daemon fail2ban-regex:fail2ban systemd-analyze:systemd; do
+for pair in nft:nftables iptables:iptables ipset:ipset ip:iproute2 knockd:knockd knock:knockd hping3:hping3 socat:socat tcpdump:tcpdump firewalld:firewalld dbus-daemon:dbus-daemon fail2ban-regex:fail2ban systemd-analyze:systemd groff:groff-base man:man-db fish:fish zsh:zsh; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+[ -e /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "==> installing ${need[*]}"
@@ -33,10 +34,11 @@ command -v go >/dev/null || { echo "test.sh: error: Go is not installed (go.mod 
 echo "==> go vet"
 go vet ./...
 for target in windows/amd64 darwin/arm64 linux/arm64 linux/arm; do
-  echo "==> vet + build the client for $target"
+  echo "==> vet the client for $target"
   GOOS=${target%/*} GOARCH=${target#*/} go vet ./cmd/sesame ./internal/client
-  GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/sesame
 done
+echo "==> cross-build the clients (make clients)"
+./scripts/clients.sh
 
 echo "==> go test"
 # As shipped: no cgo (sesamed drops capabilities on all threads, which a
@@ -51,6 +53,16 @@ go test -count=1 -race ./internal/knock ./internal/daemon ./internal/door ./inte
 echo "==> the Prometheus build (-tags prometheus)"
 go vet -tags prometheus ./internal/metrics ./internal/daemon ./cmd/sesamed
 go test -count=1 -race -tags prometheus ./internal/metrics
+
+echo "==> the Debian package (make deb), installed, checked and purged"
+if [ "$(id -u)" -eq 0 ] && command -v dpkg >/dev/null; then
+  ./scripts/deb.sh
+  ./scripts/test-deb.sh
+elif [ "${CI:-}" = true ]; then
+  echo "test.sh: error: CI=true, and the package test needs root and dpkg"; exit 1
+else
+  echo "==> skipped: installing the package needs root and dpkg"
+fi
 
 echo "==> fuzz smoke runs"
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline

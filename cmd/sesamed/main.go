@@ -651,14 +651,18 @@ func detach(args []string, stderr io.Writer) int {
 	return 0
 }
 
+// version is the release, set by the package build (-ldflags "-X
+// main.version=…"); a module version recorded by go install wins.
+var version = "0.1.0-dev"
+
 func versionString() string {
-	v := "0.1.0-dev"
+	v := version
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return v
 	}
 	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
+		v = strings.TrimPrefix(bi.Main.Version, "v")
 	}
 	return v + " (" + bi.GoVersion + ")"
 }

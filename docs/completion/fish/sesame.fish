@@ -1,0 +1,26 @@
+# fish completion for sesame.
+# Generated from "sesame --help" by internal/manpage (make man); do not edit.
+
+complete -c sesame -f
+complete -c sesame -n 'not string match -q -- "-*" (commandline -ct)' -a '(__fish_print_hostnames)'
+complete -c sesame -s u -l udp -d 'Knock with UDP on ports that name no protocol'
+complete -c sesame -s d -l delay -x -d 'Wait MS milliseconds between knocks (default 0)'
+complete -c sesame -s 4 -l ipv4 -d 'Use IPv4 only'
+complete -c sesame -s 6 -l ipv6 -d 'Use IPv6 only'
+complete -c sesame -l source -x -d 'Send the knocks from ADDR, an address of this host'
+complete -c sesame -s v -l verbose -d 'Print each knock as it is sent'
+complete -c sesame -s V -l version -d 'Print the version and exit'
+complete -c sesame -s h -l help -d 'Print this help and exit'
+complete -c sesame -l one-time -r -F -d 'Knock the first unused line of FILE (knockd\'s One_Time_Sequences)...'
+complete -c sesame -l totp-secret -x -d 'Knock the TOTP sequence of the current time step, or the next step\'s...'
+complete -c sesame -l totp-uri -x -d 'The same, secret and settings from an otpauth:// key URI...'
+complete -c sesame -l totp -d 'The same, the secret or URI taken from $SESAME_TOTP_SECRET...'
+complete -c sesame -l totp-ports -x -d 'The TOTP port range (default 40000-49999:tcp)'
+complete -c sesame -l totp-length -x -d 'Knocks per TOTP sequence (default 4)'
+complete -c sesame -l totp-step -x -d 'Seconds per TOTP time step (default 30)'
+complete -c sesame -l cipher-key -r -F -d 'Send a cipher knock sealed with the key in FILE...'
+complete -c sesame -l passphrase -d 'The same, with a passphrase read from the terminal...'
+complete -c sesame -l event -x -d 'The server\'s event, [NAME] in its knockd.conf'
+complete -c sesame -l cipher-ports -x -d 'Cipher window BASE to BASE+255 (default 61000:tcp)'
+complete -c sesame -l profile -x -d 'Knock as profile NAME says'
+complete -c sesame -l profiles -r -F -d 'Read the profiles from FILE...'
