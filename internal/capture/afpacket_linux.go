@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,8 +53,10 @@ type AFPacket struct {
 	attached time.Time
 	draining bool
 
-	// refilter holds a filter Refilter built, for Run to attach.
-	refilter atomic.Pointer[[]bpf.RawInstruction]
+	// fdMu keeps Refilter, which attaches a filter from another
+	// goroutine, off a socket Run has closed (Run closes it under fdMu).
+	fdMu     sync.Mutex
+	fdClosed bool
 
 	state                          atomic.Int32
 	packets, drops, errs, discards atomic.Uint64
@@ -115,15 +118,34 @@ func assemble(spec FilterSpec, link packet.LinkType) ([]bpf.RawInstruction, erro
 	return raw, nil
 }
 
-// Refilter implements Refilterer: the filter for spec is built now and
-// attached by Run before its next read.
+// Refilter implements Refilterer: the filter for spec replaces the
+// socket's before Refilter returns (SO_ATTACH_FILTER swaps it atomically
+// in the kernel; the reader goes on reading). It fails on a socket that
+// is closed.
 func (s *AFPacket) Refilter(spec FilterSpec) error {
 	raw, err := assemble(spec, s.link)
 	if err != nil {
 		return fmt.Errorf("capture on %s: %w", s.ifname, err)
 	}
-	s.refilter.Store(&raw)
+	s.fdMu.Lock()
+	defer s.fdMu.Unlock()
+	if s.fdClosed {
+		return fmt.Errorf("capture on %s: closed", s.ifname)
+	}
+	if err := s.tp.SetBPF(raw); err != nil {
+		return fmt.Errorf("capture on %s: failed to attach the new filter (%d instructions): %w", s.ifname, len(raw), err)
+	}
 	return nil
+}
+
+// closeSocket closes the ring and its socket, once.
+func (s *AFPacket) closeSocket() {
+	s.fdMu.Lock()
+	defer s.fdMu.Unlock()
+	if !s.fdClosed {
+		s.fdClosed = true
+		s.tp.Close()
+	}
 }
 
 // LinkType says how the source's frames start.
@@ -147,7 +169,7 @@ func (s *AFPacket) Stats() Stats {
 // does nothing.
 func (s *AFPacket) Close() error {
 	if s.state.CompareAndSwap(stateOpen, stateClosed) {
-		s.tp.Close()
+		s.closeSocket()
 	}
 	return nil
 }
@@ -170,7 +192,7 @@ func (s *AFPacket) Run(ctx context.Context, sink Sink) error {
 	}
 	defer func() {
 		s.refreshStats()
-		s.tp.Close()
+		s.closeSocket()
 		s.state.Store(stateClosed)
 	}()
 	var h packet.Hit
@@ -193,12 +215,6 @@ func (s *AFPacket) Run(ctx context.Context, sink Sink) error {
 // step reads one packet (or waits up to pollTimeout for one) and delivers
 // it. It is the body of Run's loop, separate so tests can measure it.
 func (s *AFPacket) step(sink Sink, h *packet.Hit) error {
-	if s.refilter.Load() != nil {
-		raw := *s.refilter.Swap(nil)
-		if err := s.tp.SetBPF(raw); err != nil {
-			return fmt.Errorf("failed to attach the new filter (%d instructions): %w", len(raw), err)
-		}
-	}
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
 	switch {
 	case err == nil:

@@ -95,3 +95,27 @@ func BenchmarkDecodeMatchLoggedFailure(b *testing.B) {
 		e.Hit(&h)
 	}
 }
+
+// BenchmarkReconfigure is the part of a reload done under the engine's
+// lock, with the attempt table full (65,536 attempts in progress, every
+// one carried over): how long hits wait while a reload takes over.
+func BenchmarkReconfigure(b *testing.B) {
+	evs := []config.Event{{Name: "ssh", Sequence: seqOf(7000, 8000, 9000), SeqTimeout: 25 * time.Second}}
+	cfg := engineConfig{Events: evs, Door: &recordingDoor{}, Clock: clock.Real{}, ScanGuard: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	e := mustEngine(b, cfg)
+	local := []netip.Addr{netip.MustParseAddr("198.18.0.1")}
+	e.setLocal(local)
+	for i := 0; i < config.DefaultMaxAttempts; i++ {
+		h := knockHit(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String(), 7000)
+		e.Hit(h)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		carried, _ := e.reconfigure(cfg, true, local)
+		if carried != config.DefaultMaxAttempts {
+			b.Fatalf("carried %d, want %d", carried, config.DefaultMaxAttempts)
+		}
+	}
+}

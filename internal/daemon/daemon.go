@@ -25,6 +25,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/door"
 	"github.com/sesame-knock/sesame/internal/metrics"
+	"github.com/sesame-knock/sesame/internal/privilege"
 	"github.com/sesame-knock/sesame/internal/firewall"
 	"github.com/sesame-knock/sesame/internal/packet"
 	"github.com/sesame-knock/sesame/internal/replay"
@@ -82,8 +83,12 @@ type daemon struct {
 	// watcher, which runs on its own goroutine).
 	ifaces atomic.Pointer[[]string]
 	sniff  atomic.Bool // hits are checked against the interfaces' addresses
-	// dropped says the daemon gave up all but needed's capabilities.
+	// nudge asks the watcher, which alone keeps the engine's local
+	// addresses current, to read them again (the interfaces changed).
+	nudge chan struct{}
+	// dropped says the daemon gave up all capabilities but kept.
 	dropped bool
+	kept    privilege.Set
 
 	stats   *metrics.Counters
 	open    *metrics.OpenDoors    // native doors, until their timeouts
@@ -137,6 +142,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 			return fmt.Errorf("failed to read the interfaces' addresses: %w", err)
 		}
 	}
+	// The firewall last: a start that fails before here changed nothing
+	// on the host.
+	if err := d.applyFirewall(ctx, gen, nil); err != nil {
+		closeAll(opened)
+		gen.discard(nil)
+		return err
+	}
 	pidFile := cfg.Options.PidFile
 	if pidFile != "" && o.PidFile == "" && underSystemd() {
 		// knockd.conf's PidFile is for init scripts; systemd knows the
@@ -161,6 +173,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	d.native = door.NewNative(log, nil)
 	d.eng, err = newEngine(d.engineConfig(gen, clk))
 	if err != nil {
+		d.native.Close()
 		closeAll(opened)
 		gen.discard(nil)
 		return err
@@ -179,11 +192,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		d.feeds.start(w, opened[w.key])
 	}
 	links := make(chan struct{}, 1)
+	d.nudge = make(chan struct{}, 1)
 	var watchWG sync.WaitGroup
 	watchWG.Add(1)
 	go func() {
 		defer watchWG.Done()
-		d.watchNetwork(capCtx, local, links)
+		d.watchNetwork(capCtx, local, links, d.nudge)
 	}()
 	if err := d.serveObservers(capCtx, &watchWG); err != nil {
 		stopCapture()
@@ -199,7 +213,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	}
 	names := d.feeds.names()
 	slices.Sort(names)
-	d.dropped = dropPrivileges(log, cfg, gen.spec)
+	d.dropped, d.kept = dropPrivileges(log, cfg, gen.spec)
 	log.Info("ready", "capture", names, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard && cfg.Options.SeesProbes())
 	if o.Ready != nil {
 		o.Ready()

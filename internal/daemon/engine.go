@@ -255,6 +255,12 @@ func (e *engine) handle(outs []knock.Outcome) {
 				// knock (fail2ban reads these lines).
 				lvl = levelVerbose
 			}
+			if o.Stage < 2 && progressed(outs, o.Src) {
+				// Events that share a first port: the hit that takes
+				// this source's knock of one event on fails its lone
+				// first step of another. Not a mistake of the knocker's.
+				lvl = levelVerbose
+			}
 			msg := "failed: wrong port"
 			if ev.Payload != "" {
 				msg = "failed: wrong port or payload"
@@ -282,6 +288,17 @@ func (e *engine) handle(outs []knock.Outcome) {
 			e.report(slog.LevelDebug, "evicted: attempt table full", o, ev)
 		}
 	}
+}
+
+// progressed reports whether one hit's outcomes took some attempt of src
+// on (or opened one).
+func progressed(outs []knock.Outcome, src netip.Addr) bool {
+	for i := range outs {
+		if k := outs[i].Kind; (k == knock.Progress || k == knock.Open) && outs[i].Src == src {
+			return true
+		}
+	}
+	return false
 }
 
 // advanced reports whether one hit's outcomes took some lane of event on.
@@ -352,35 +369,26 @@ func (e *engine) nextOneTime(i int) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // reconfigure puts a reloaded configuration in force between two hits.
-// The new matcher is built first; under the lock, the attempts in progress
-// of every lane whose knock is the same in both (same event name, same
-// sequence, timeout, flags, target, payload and lockout; for TOTP the same
-// client and step) move into it with their stages and deadlines, and the
-// rest are dropped. sniff and local say whether hits are checked against
-// the interfaces' addresses, and which they are now.
+// The new matcher is built first; under the lock, it takes the one-time
+// sequences as they are now (a knock may have used one a moment ago), its
+// TOTP lanes move to the step of now, and the attempts in progress of
+// every lane whose knock is the same in both (same event, by name and
+// occurrence, same sequence, timeout, flags, target, payload and lockout;
+// for TOTP the same client and step) move into it with their stages and
+// deadlines; the rest are dropped. sniff and local say whether hits are
+// checked against the interfaces' addresses, and which they are now.
 func (e *engine) reconfigure(c engineConfig, sniff bool, local []netip.Addr) (carried, dropped int) {
-	now := c.Clock.Now()
-	lanes, first, evs, err := buildLanes(c.Events, c.Keys, now)
+	lanes, first, evs, err := buildLanes(c.Events, c.Keys, c.Clock.Now())
 	if err != nil {
-		// prepare built these lanes a moment ago; a TOTP file that grew
-		// since is taken at the next step instead.
+		// prepare built these lanes a moment ago with the same keys, so
+		// this cannot happen; if it did, the old configuration stays.
 		e.log.Error("reload: cannot lay out the new events' lanes", "err", err)
 		return 0, 0
-	}
-	for i := range c.Events {
-		if c.OneTime != nil && c.OneTime[i] != nil {
-			evs[first[i]].Sequence, _ = c.OneTime[i].Current()
-		}
 	}
 	opts := knock.Options{MaxAttempts: c.Budget, ScanGuard: c.ScanGuard}
 	m := knock.New(evs, opts)
 	if sniff {
 		m.SetLocal(local)
-	}
-	sigs := make(map[string]int, len(lanes))
-	for i, ln := range lanes {
-		k := m.Event(i) // as the matcher holds it (with the scan guard's flag rule)
-		sigs[laneSignature(&c.Events[ln.event], ln, &k, c.Keys)] = i
 	}
 
 	e.mu.Lock()
@@ -388,11 +396,26 @@ func (e *engine) reconfigure(c engineConfig, sniff bool, local []netip.Addr) (ca
 	if e.closed {
 		return 0, 0
 	}
+	now := e.clock.Now()
+	var seqs []knock.SequenceChange
+	for i := range c.Events {
+		if c.OneTime != nil && c.OneTime[i] != nil {
+			seq, _ := c.OneTime[i].Current()
+			seqs = append(seqs, knock.SequenceChange{Event: first[i], Sequence: seq})
+		}
+	}
+	seqs = append(seqs, rollLanes(lanes, c.Events, c.Keys, now)...)
+	m.SetSequences(seqs)
+
+	sigs := make(map[string]int, len(lanes))
+	for i, ln := range lanes {
+		k := m.Event(i) // as the matcher holds it (with the scan guard's flag rule)
+		sigs[laneSignature(c.Events, ln, &k, c.Keys)] = i
+	}
 	old := e.m
-	carried, dropped = m.Adopt(old, func(l int) (int, bool) {
-		ln := e.lanes[l]
+	carried, _ = m.Adopt(old, func(l int) (int, bool) {
 		k := old.Event(l)
-		n, ok := sigs[laneSignature(&e.events[ln.event], ln, &k, e.keys)]
+		n, ok := sigs[laneSignature(e.events, e.lanes[l], &k, e.keys)]
 		return n, ok
 	})
 	dropped = old.Active() - carried // also the attempts of changed or removed events
@@ -401,7 +424,7 @@ func (e *engine) reconfigure(c engineConfig, sniff bool, local []netip.Addr) (ca
 	if c.Replay != nil {
 		e.replay = c.Replay
 	}
-	e.door, e.ipv4Only, e.lookup = c.Door, c.IPv4Only, c.Lookup
+	e.door = c.Door
 	e.local, e.localSet = append(e.local[:0], local...), sniff
 	if !sniff {
 		e.local = nil
@@ -423,11 +446,19 @@ func (e *engine) reconfigure(c engineConfig, sniff bool, local []netip.Addr) (ca
 }
 
 // laneSignature names a lane by all that decides what its attempts mean,
-// so that a reload carries an attempt only into the same knock.
-func laneSignature(ev *config.Event, ln lane, k *knock.Event, keys *Keys) string {
+// so that a reload carries an attempt only into the same knock. An event
+// is named by its name and, for repeated names, which of them it is.
+func laneSignature(events []config.Event, ln lane, k *knock.Event, keys *Keys) string {
+	name := events[ln.event].Name
+	nth := 0
+	for i := 0; i < ln.event; i++ {
+		if events[i].Name == name {
+			nth++
+		}
+	}
 	client := ""
 	if ln.client >= 0 && keys != nil && keys.TOTP[ln.event] != nil {
 		client = keys.TOTP[ln.event].Clients[ln.client].Name
 	}
-	return fmt.Sprintf("%q|%q|%d|%v|%d|%v|%v|%x|%d|%v/%d", ev.Name, client, ln.step, k.Sequence, k.Timeout, k.Flags, k.Target, k.Payload, k.Lockout, k.Gather.Proto, k.Gather.Base)
+	return fmt.Sprintf("%q#%d|%q|%d|%v|%d|%v|%v|%x|%d|%v/%d", name, nth, client, ln.step, k.Sequence, k.Timeout, k.Flags, k.Target, k.Payload, k.Lockout, k.Gather.Proto, k.Gather.Base)
 }

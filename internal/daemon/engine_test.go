@@ -19,12 +19,14 @@ import (
 type recordingDoor struct {
 	mu     sync.Mutex
 	opened []string
+	events []*config.Event
 }
 
 func (d *recordingDoor) Open(ev *config.Event, src netip.Addr) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.opened = append(d.opened, ev.Name+" "+src.String())
+	d.events = append(d.events, ev)
 }
 
 // fakeOneTime is a list of sequences used in order.

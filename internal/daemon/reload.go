@@ -22,6 +22,7 @@ import (
 	"github.com/sesame-knock/sesame/internal/capture"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/firewall"
+	"github.com/sesame-knock/sesame/internal/privilege"
 	"github.com/sesame-knock/sesame/internal/seq"
 )
 
@@ -58,7 +59,14 @@ func (d *daemon) prepare(ctx context.Context, cfg *config.Config, prev *generati
 			continue
 		}
 		if ot := prev.oneTime(ev.OneTimeFile); ot != nil {
-			g.onetime[i] = ot // the same file: it goes on where it is
+			// The same file: it goes on where it is, read again in case
+			// the list was replaced or edited.
+			if r, ok := ot.(interface{ Reopen() error }); ok {
+				if err := r.Reopen(); err != nil {
+					d.log.Warn("one-time sequences not read again; keeping those read before", "event", ev.Name, "err", err)
+				}
+			}
+			g.onetime[i] = ot
 			continue
 		}
 		ot, err := seq.Open(ev.OneTimeFile)
@@ -96,9 +104,8 @@ func (d *daemon) prepare(ctx context.Context, cfg *config.Config, prev *generati
 		return nil, err
 	}
 
-	// Native doors: the firewall must hold what the configuration asks
-	// for before the first knock is matched; a firewall that refuses
-	// stops start-up (or the reload) here, with the backend's own advice.
+	// Native doors: the backends are connected here; what they hold is
+	// changed last (applyFirewall), once nothing else can fail.
 	var reuse *firewalls
 	if prev != nil {
 		reuse = prev.fws
@@ -106,16 +113,40 @@ func (d *daemon) prepare(ctx context.Context, cfg *config.Config, prev *generati
 	if g.fws, err = openFirewallsReusing(cfg, reuse); err != nil {
 		return nil, err
 	}
+	return g, nil
+}
+
+// applyFirewall makes the firewall hold what g's doors need: the last
+// step of a start or reload, since it changes the host for everyone. A
+// firewall that refuses stops the start (or the reload) with the
+// backend's own advice; on a reload, the backends g shares with prev get
+// prev's ports back, so a failed reload leaves the guard as it was.
+func (d *daemon) applyFirewall(ctx context.Context, g, prev *generation) error {
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = g.fws.reconcile(rctx)
-	cancel()
+	defer cancel()
+	err := g.fws.reconcile(rctx)
+	if err != nil && prev != nil {
+		bctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, b := range g.fws.order {
+			// Shared backends get prev's ports back; new ones guard none.
+			var ports []firewall.Port
+			if slices.Contains(prev.fws.order, b) {
+				ports = prev.fws.guarded[b]
+			}
+			if rerr := b.Reconcile(bctx, ports); rerr != nil {
+				d.log.Error("reload: the firewall could not be put back as it was", "firewall", b.Name(), "err", rerr)
+			}
+		}
+		return err
+	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, note := range g.fws.notes() {
 		d.log.Warn(note)
 	}
-	return g, nil
+	return nil
 }
 
 // oneTime returns g's sequencer of a one-time file, or nil.
@@ -197,12 +228,11 @@ func errorLines(err error) []string {
 }
 
 // swap sets up cfg beside the running generation and, when all of it
-// could be, switches to it.
-func (d *daemon) swap(ctx context.Context, cfg *config.Config) error {
+// could be, switches to it. Every step that can fail comes first, and is
+// undone if a later one fails: the old configuration then goes on as it
+// was. The firewall is changed last.
+func (d *daemon) swap(ctx context.Context, cfg *config.Config) (err error) {
 	old := d.gen
-	if d.dropped && runsCommands(cfg) {
-		d.log.Warn("reload: events now run commands, but privileges were dropped at start: they run with cap_net_raw and cap_net_admin only until sesamed restarts", "config", cfg.Source)
-	}
 	for _, what := range unreloadable(old.cfg, cfg) {
 		d.log.Warn("reload: "+what+" changed; that takes effect at the next start", "config", cfg.Source)
 	}
@@ -210,8 +240,28 @@ func (d *daemon) swap(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	// The sources the new generation adds are opened before anything
-	// changes, so a missing interface fails the reload, not the daemon.
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			g.discard(old)
+		}
+	}()
+	if d.dropped {
+		if more := privilege.SetOf(needed(cfg, g.spec)...) &^ d.kept; more != 0 {
+			return fmt.Errorf("the new configuration needs %v, which sesamed gave up once it was set up: restart sesamed to apply it", more)
+		}
+		if runsCommands(cfg) {
+			d.log.Warn("reload: events now run commands, but privileges were dropped at start: they run with cap_net_raw and cap_net_admin only until sesamed restarts", "config", cfg.Source)
+		}
+	}
+
+	// Sources: new ones are opened; one whose ports changed and that
+	// cannot take a new filter in place (a UDP socket, an NFLOG group,
+	// which cannot be bound twice) is closed and opened anew now, and
+	// put back if that fails.
 	running := d.feeds.keys()
 	var fresh []want
 	for _, w := range g.wants {
@@ -221,19 +271,36 @@ func (d *daemon) swap(ctx context.Context, cfg *config.Config) error {
 	}
 	opened, err := openAll(fresh)
 	if err != nil {
-		g.discard(old)
 		return err
 	}
+	undo = append(undo, func() { closeAll(opened) })
+	for _, w := range g.wants {
+		cur, ok := running[w.key]
+		if !ok || sameSpec(cur.spec, w.spec) || cur.refilter {
+			continue
+		}
+		d.feeds.stop(w.key)
+		undo = append(undo, func() { d.feeds.start(cur, nil) })
+		s, err := w.open(w.spec)
+		if err != nil {
+			return fmt.Errorf("failed to reopen %s for the new ports: %w", w.key, err)
+		}
+		opened[w.key] = s
+	}
+	if err := d.applyFirewall(ctx, g, old); err != nil {
+		return err
+	}
+
+	// From here on nothing fails: the new generation takes over.
 	var local []netip.Addr
 	if g.sniff {
 		local, _ = localAddrs(g.ifaces) // an interface may be away: no address yet
 	}
-
-	// From here on nothing fails: the new generation takes over.
 	carried, dropped := d.eng.reconfigure(d.engineConfig(g, d.eng.clock), g.sniff, local)
 	d.log.Info("reload: attempts in progress carried over", "carried", carried, "dropped", dropped)
 	d.ifaces.Store(&g.ifaces)
 	d.sniff.Store(g.sniff)
+	d.nudgeWatcher()
 	d.applyWants(g.wants, opened)
 	for _, b := range old.fws.order {
 		if !slices.Contains(g.fws.order, b) {
@@ -321,8 +388,14 @@ func (d *daemon) followInterfaces() {
 	g.ifaces, g.wants = names, ws
 	d.ifaces.Store(&names)
 	d.applyWants(ws, nil)
-	if local, err := localAddrs(names); err == nil {
-		d.eng.setLocal(local)
+	d.nudgeWatcher()
+}
+
+// nudgeWatcher asks the network watcher to read the addresses again.
+func (d *daemon) nudgeWatcher() {
+	select {
+	case d.nudge <- struct{}{}:
+	default: // one pending is enough
 	}
 }
 

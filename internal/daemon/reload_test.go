@@ -59,3 +59,49 @@ func TestEngineReconfigureCarriesUnchangedAttempts(t *testing.T) {
 		t.Fatalf("the carried attempt did not time out:\n%s", buf.String())
 	}
 }
+
+// Two sections with one name (knockd allows it) keep their own attempts
+// across a reload: each carries into its own occurrence.
+func TestEngineReconfigureRepeatedNames(t *testing.T) {
+	a := config.Event{Name: "dup", Sequence: seqOf(7000, 8000, 9000), SeqTimeout: 5 * time.Second, StartCommand: "a"}
+	b := config.Event{Name: "dup", Sequence: seqOf(7000, 8000, 9000), SeqTimeout: 5 * time.Second, StartCommand: "b"}
+	e, d, clk, _ := newTestEngine(t, false, []config.Event{a, b}, nil)
+	e.Hit(knockHit("198.18.0.2", 7000))
+	e.Hit(knockHit("198.18.0.2", 8000))
+	cfg := engineConfig{Events: []config.Event{a, b}, Door: d, Log: e.log, Clock: clk, ScanGuard: true, Budget: 128}
+	if carried, _ := e.reconfigure(cfg, true, []netip.Addr{netip.MustParseAddr("198.18.0.1")}); carried != 2 {
+		t.Fatalf("carried %d, want both attempts", carried)
+	}
+	e.Hit(knockHit("198.18.0.2", 9000))
+	if len(d.events) != 2 || d.events[0].StartCommand != "a" || d.events[1].StartCommand != "b" {
+		var cmds []string
+		for _, ev := range d.events {
+			cmds = append(cmds, ev.StartCommand)
+		}
+		t.Fatalf("the knock opened sections with commands %v, want [a b]", cmds)
+	}
+}
+
+// Events that share a first port: the knock of one fails the other's
+// lone first step on the same hit. That failure is no knocker's mistake
+// and must not reach fail2ban (INFO); a real wrong port still does.
+func TestSharedFirstPortFailureIsNotLoggedAsAFailure(t *testing.T) {
+	a := config.Event{Name: "a", Sequence: seqOf(7000, 8000, 9000), SeqTimeout: 5 * time.Second}
+	b := config.Event{Name: "b", Sequence: seqOf(7000, 8500), SeqTimeout: 5 * time.Second}
+	e, d, _, buf := newTestEngine(t, false, []config.Event{a, b}, nil)
+	for _, p := range []uint16{7000, 8000, 9000} {
+		e.Hit(knockHit("198.18.0.2", p))
+	}
+	if len(d.opened) != 1 {
+		t.Fatalf("opened %v", d.opened)
+	}
+	if strings.Contains(buf.String(), "failed") {
+		t.Fatalf("a good knock of a logged a failure at INFO:\n%s", buf.String())
+	}
+	for _, p := range []uint16{7000, 8000, 1234} {
+		e.Hit(knockHit("198.18.0.3", p))
+	}
+	if !strings.Contains(buf.String(), `msg="failed: wrong port" src=198.18.0.3 event=a stage=2/3`) {
+		t.Fatalf("a real wrong port was not logged:\n%s", buf.String())
+	}
+}

@@ -55,22 +55,24 @@ func needed(cfg *config.Config, spec capture.FilterSpec) []privilege.Cap {
 // dropPrivileges keeps only what the daemon needs, on every thread and in
 // the bounding set (so commands started later get no more either), unless
 // commands are configured: they run as the administrator wrote them, with
-// what the service manager gave the daemon. It reports whether it dropped.
-func dropPrivileges(log *slog.Logger, cfg *config.Config, spec capture.FilterSpec) bool {
+// what the service manager gave the daemon. It reports whether it
+// dropped, and what it kept.
+func dropPrivileges(log *slog.Logger, cfg *config.Config, spec capture.FilterSpec) (bool, privilege.Set) {
 	if os.Geteuid() != 0 {
-		return false // not root: nothing beyond what we were given to drop
+		return false, 0 // not root: nothing beyond what we were given to drop
 	}
 	if runsCommands(cfg) {
 		log.Info("keeping privileges: events run commands, which may need them", "hint", "events with native doors (Open =) and no commands let sesamed keep only cap_net_raw and cap_net_admin")
-		return false
+		return false, 0
 	}
 	keep := needed(cfg, spec)
 	if err := privilege.Keep(keep...); err != nil {
 		log.Warn("cannot drop privileges; running with those given at start", "err", err)
-		return false
+		return false, 0
 	}
-	log.Info("privileges dropped", "kept", privilege.SetOf(keep...).String())
-	return true
+	kept := privilege.SetOf(keep...)
+	log.Info("privileges dropped", "kept", kept.String())
+	return true, kept
 }
 
 // underSystemd reports whether systemd started the daemon as a service:

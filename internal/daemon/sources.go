@@ -43,6 +43,8 @@ type want struct {
 	key  string
 	spec capture.FilterSpec
 	open func(capture.FilterSpec) (capture.Source, error)
+	// refilter says the source takes a new filter in place (AF_PACKET).
+	refilter bool
 	// up, when set, says whether reopening is worth a try (the interface
 	// is there and up): a socket bound to an interface that is still
 	// being set up fails again as it comes up.
@@ -57,7 +59,7 @@ func wants(cfg *config.Config, ipv4Only bool, ifaces []string, spec capture.Filt
 		switch c.Kind {
 		case config.CaptureAFPacket:
 			for _, name := range ifaces {
-				out = append(out, want{key: "afpacket:" + name, spec: spec, open: func(s capture.FilterSpec) (capture.Source, error) {
+				out = append(out, want{key: "afpacket:" + name, spec: spec, refilter: true, open: func(s capture.FilterSpec) (capture.Source, error) {
 					return capture.OpenAFPacket(name, s)
 				}, up: func() bool {
 					in, err := net.InterfaceByName(name)

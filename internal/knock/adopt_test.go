@@ -143,3 +143,15 @@ func TestAdoptRefusesDifferentDurations(t *testing.T) {
 		t.Fatalf("carried %d attempts into an event with another timeout", carried)
 	}
 }
+
+func TestAdoptNeverMergesTwoEvents(t *testing.T) {
+	r := &adoptRig{t: t, now: 1}
+	e := ev(tcpSeq(7000, 8000, 9000))
+	old := New([]Event{e, e}, Options{})
+	r.syn(old, "198.18.0.2", 7000) // starts both events
+	m := New([]Event{e}, Options{})
+	carried, _ := m.Adopt(old, func(int) (int, bool) { return 0, true })
+	if carried != 1 || m.Active() != 1 {
+		t.Fatalf("carried %d, active %d: two events' attempts merged into one", carried, m.Active())
+	}
+}

@@ -661,12 +661,16 @@ func (m *Matcher) Adopt(old *Matcher, lane func(oldEvent int) (newEvent int, ok 
 		panic("knock: Adopt into a matcher already in use")
 	}
 	to := make([]int32, len(old.events))
+	taken := make([]bool, len(m.events))
 	for e := range old.events {
 		to[e] = -1
-		// Deadlines and list order stay right only for equal durations.
-		if n, ok := lane(e); ok && n >= 0 && n < len(m.events) &&
+		// Deadlines and list order stay right only for equal durations;
+		// two events never merge into one (a source would hold two
+		// attempts at one event).
+		if n, ok := lane(e); ok && n >= 0 && n < len(m.events) && !taken[n] &&
 			m.events[n].timeout == old.events[e].timeout && m.events[n].lockout == old.events[e].lockout {
 			to[e] = int32(n)
+			taken[n] = true
 		}
 	}
 	// Choose what fits: protected before probation, newest first.

@@ -74,6 +74,28 @@ func Open(path string) (*OneTime, error) {
 	return o, nil
 }
 
+// Reopen reads the file again from its path, for a daemon reloading its
+// configuration: a file replaced since (a new list written beside and
+// renamed over it) is opened anew, a file edited in place is read again.
+// On error the sequencer keeps the file and lines it had.
+func (o *OneTime) Reopen() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f, err := os.OpenFile(o.path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("failed to reopen one-time sequences: %w", err)
+	}
+	oldF, oldLines, oldInvalid := o.f, o.lines, o.invalid
+	o.f = f
+	if err := o.load(); err != nil {
+		f.Close()
+		o.f, o.lines, o.invalid = oldF, oldLines, oldInvalid
+		return err
+	}
+	oldF.Close()
+	return nil
+}
+
 // Close closes the file.
 func (o *OneTime) Close() error {
 	o.mu.Lock()

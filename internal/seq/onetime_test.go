@@ -265,3 +265,63 @@ func TestOneTimeMarkFailureFailsClosed(t *testing.T) {
 		t.Fatalf("the used sequence is still current after a failed mark")
 	}
 }
+
+// Reopen follows a list replaced under the same name (new inode) and a
+// list edited in place, and keeps its lines when the file is gone.
+func TestOneTimeReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ot")
+	if err := os.WriteFile(path, []byte(" 1000,2000\n 3000,4000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	current := func() string {
+		seq, ok := o.Current()
+		if !ok {
+			return "none"
+		}
+		return config.FormatSequence(seq)
+	}
+	// Replaced: a new file renamed over the old one.
+	tmp := filepath.Join(dir, "ot.new")
+	if err := os.WriteFile(tmp, []byte(" 5000,6000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if got := current(); got != "1000:tcp,2000:tcp" {
+		t.Fatalf("before Reopen: %s", got)
+	}
+	if err := o.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if got := current(); got != "5000:tcp,6000:tcp" {
+		t.Fatalf("after the file was replaced: %s, want 5000,6000", got)
+	}
+	// Marking uses the new file.
+	if err := o.MarkUsed(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "#5000,6000\n" {
+		t.Fatalf("file after MarkUsed: %q", b)
+	}
+	// Gone: the sequencer keeps what it had.
+	if err := os.WriteFile(path, []byte(" 7000,8000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	if err := o.Reopen(); err == nil {
+		t.Fatal("Reopen of a removed file succeeded")
+	}
+	if got := current(); got != "7000:tcp,8000:tcp" {
+		t.Fatalf("after a failed Reopen: %s, want the lines it had", got)
+	}
+}
