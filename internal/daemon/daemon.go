@@ -24,10 +24,10 @@ import (
 	"github.com/sesame-knock/sesame/internal/clock"
 	"github.com/sesame-knock/sesame/internal/config"
 	"github.com/sesame-knock/sesame/internal/door"
-	"github.com/sesame-knock/sesame/internal/metrics"
-	"github.com/sesame-knock/sesame/internal/privilege"
 	"github.com/sesame-knock/sesame/internal/firewall"
+	"github.com/sesame-knock/sesame/internal/metrics"
 	"github.com/sesame-knock/sesame/internal/packet"
+	"github.com/sesame-knock/sesame/internal/privilege"
 	"github.com/sesame-knock/sesame/internal/replay"
 	"github.com/sesame-knock/sesame/internal/sdnotify"
 )
@@ -91,7 +91,7 @@ type daemon struct {
 	kept    privilege.Set
 
 	stats   *metrics.Counters
-	open    *metrics.OpenDoors    // native doors, until their timeouts
+	open    *metrics.OpenDoors     // native doors, until their timeouts
 	source  atomic.Pointer[string] // where the configuration in force came from
 	started time.Time
 }

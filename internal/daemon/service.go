@@ -77,4 +77,6 @@ func dropPrivileges(log *slog.Logger, cfg *config.Config, spec capture.FilterSpe
 
 // underSystemd reports whether systemd started the daemon as a service:
 // it then knows the daemon's pid, and the unit keeps /run read-only.
-func underSystemd() bool { return os.Getenv("INVOCATION_ID") != "" || os.Getenv(sdnotify.EnvSocket) != "" }
+func underSystemd() bool {
+	return os.Getenv("INVOCATION_ID") != "" || os.Getenv(sdnotify.EnvSocket) != ""
+}
