@@ -62,6 +62,9 @@ type Options struct {
 	MetricsListen string
 	// Version is reported by --status and the metrics.
 	Version string
+	// KeepPrivileges keeps every capability the process has (tests that
+	// run the daemon inside the test binary).
+	KeepPrivileges bool
 }
 
 // daemon is one run of sesamed: what lives as long as the process (the
@@ -213,7 +216,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	}
 	names := d.feeds.names()
 	slices.Sort(names)
-	d.dropped, d.kept = dropPrivileges(log, cfg, gen.spec)
+	if !o.KeepPrivileges {
+		d.dropped, d.kept = dropPrivileges(log, cfg, gen.spec)
+	}
 	log.Info("ready", "capture", names, "events", len(cfg.Events), "local", local, "scan_guard", cfg.Options.ScanGuard && cfg.Options.SeesProbes())
 	if o.Ready != nil {
 		o.Ready()

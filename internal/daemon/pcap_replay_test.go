@@ -118,7 +118,9 @@ func TestReplayCaptureFile(t *testing.T) {
 	var log lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, Options{Stderr: &log, Verbose: true}) }()
+	go func() {
+		done <- Run(ctx, cfg, Options{Stderr: &log, Verbose: true, ControlSocket: NoControlSocket, KeepPrivileges: true})
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(log.String(), "capture finished") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
