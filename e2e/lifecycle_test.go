@@ -405,3 +405,39 @@ func TestStatus(t *testing.T) {
 		t.Errorf("--status with no daemon: %v\n%s", err, out)
 	}
 }
+
+// TestReloadUDPCapture: with Capture = udp, a reload that changes the
+// ports replaces the sockets before it takes over (a socket cannot take
+// a new filter); one that would need a privilege the daemon gave up (a
+// port below 1024) is refused, and the old sockets go on.
+func TestReloadUDPCapture(t *testing.T) {
+	lab := netlab.New(t, netlab.Config{Clients: 1})
+	echoOn(t, lab.Server, nativePort)
+	conf := func(seq string) string {
+		return "[options]\n\tCapture = udp\n[door]\n\tSequence = " + seq + "\n\tOpen = tcp:2222\n"
+	}
+	d, path := startSesamedWith(t, lab, conf("7000:udp,8000:udp"), "-v")
+	if _, err := d.WaitLog("privileges dropped", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := lab.Client(0)
+	srv := lab.Server.V4.String()
+	reload := func(text, want string, n int) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitCount(t, d, want, n, 5*time.Second)
+	}
+	reload(conf("53:udp,8000:udp"), "still running with the previous configuration", 1)
+	if !strings.Contains(d.Log(), "cap_net_bind_service") {
+		t.Errorf("the refusal does not name the privilege:\n%s", d.Log())
+	}
+	reload(conf("7100:udp,8100:udp"), "msg=reloaded", 1)
+	knockWith(t, c, "-u", srv, "7100", "8100")
+	waitCount(t, d, `msg="door open"`, 1, 5*time.Second)
+	mustConnect(t, c, c.V4, dst(lab.Server.V4), "after a knock on the reloaded UDP ports")
+}
