@@ -263,8 +263,9 @@ const capSysAdmin = privilege.Cap(21)
 
 // TestPrivilegesDropped: with native doors and no commands, sesamed keeps
 // only CAP_NET_RAW and CAP_NET_ADMIN once set up, on every thread and in
-// the bounding set, and still opens doors (and reopens its capture) with
-// them; with commands configured it keeps what it was given, and says why.
+// the bounding set, and still opens doors with them (TestInterfaceComesBack
+// and TestReloadUDPCapture reopen captures with them); with commands
+// configured it keeps what it was given, and says why.
 func TestPrivilegesDropped(t *testing.T) {
 	lab := netlab.New(t, netlab.Config{Clients: 1})
 	echoOn(t, lab.Server, nativePort)
