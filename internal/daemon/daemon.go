@@ -203,12 +203,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 		d.watchNetwork(capCtx, local, links, d.nudge)
 	}()
 	if err := d.serveObservers(capCtx, &watchWG); err != nil {
-		stopCapture()
-		d.feeds.wait()
-		watchWG.Wait()
-		d.eng.close()
-		d.native.Close()
-		d.gen.discard(nil)
+		d.stopRunning(stopCapture, &watchWG)
 		return err
 	}
 	if gen.sniff && len(local) == 0 {
@@ -241,12 +236,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	notify(log, "STOPPING", sdnotify.Stopping)
 	status(log, "stopping: %d stop commands to run", d.runner.Pending())
 	log.Info("shutting down", "pending_stops", d.runner.Pending())
-	stopCapture()
-	d.feeds.wait()
-	watchWG.Wait()
-	d.eng.close()
-	d.native.Close()
-	d.gen.discard(nil)
+	d.stopRunning(stopCapture, &watchWG)
 	for _, b := range d.retired {
 		b.Close()
 	}
@@ -261,6 +251,17 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (err error) {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// stopRunning stops capturing, then matching, and releases the
+// generation: no hit can reach a door after it.
+func (d *daemon) stopRunning(stopCapture func(), watchers *sync.WaitGroup) {
+	stopCapture()
+	d.feeds.wait()
+	watchers.Wait()
+	d.eng.close()
+	d.native.Close()
+	d.gen.discard(nil)
 }
 
 // engineConfig is what the engine needs of a generation.

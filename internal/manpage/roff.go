@@ -326,23 +326,29 @@ func escapeCode(s string) string {
 	return b.String()
 }
 
+// writeProse writes one rune of prose after prev: a "-" that starts a
+// word, or follows such a minus, is a minus sign (it reports that), others
+// are hyphens.
+func writeProse(b *strings.Builder, r, prev rune, minus bool) bool {
+	switch {
+	case r == '-' && (minus || opensWord(prev)):
+		b.WriteString(`\-`)
+		return true
+	case r == '`':
+		b.WriteString(`\(ga`)
+	default:
+		b.WriteString(escapeRune(r))
+	}
+	return false
+}
+
 // escapeText escapes prose: a "-" that starts a word (and the dashes
 // right after it) is a minus sign, others are hyphens.
 func escapeText(s string) string {
 	var b strings.Builder
 	prev, minus := ' ', false
 	for _, r := range s {
-		switch {
-		case r == '-' && (minus || opensWord(prev)):
-			b.WriteString(`\-`)
-			minus = true
-		case r == '`':
-			b.WriteString(`\(ga`)
-			minus = false
-		default:
-			b.WriteString(escapeRune(r))
-			minus = false
-		}
+		minus = writeProse(&b, r, prev, minus)
 		prev = r
 	}
 	return b.String()
@@ -439,17 +445,7 @@ func inline(s string, markup bool) string {
 			}
 		}
 		r, size := utf8.DecodeRuneInString(rest)
-		switch {
-		case r == '-' && (minus || opensWord(prev)):
-			b.WriteString(`\-`)
-			minus = true
-		case r == '`':
-			b.WriteString(`\(ga`)
-			minus = false
-		default:
-			b.WriteString(escapeRune(r))
-			minus = false
-		}
+		minus = writeProse(&b, r, prev, minus)
 		if size == 0 {
 			size = 1
 		}
