@@ -201,6 +201,7 @@ func (f *feeds) loop(ctx context.Context, fd *feed) {
 // only when now is set: after a failure it waits, so a source that fails
 // as soon as it runs costs one try per link event or second, not a loop.
 func (f *feeds) reopen(ctx context.Context, fd *feed, now bool) capture.Source {
+	warned := false
 	for first := now; ; first = false {
 		f.mu.Lock()
 		kick := f.kick
@@ -223,7 +224,13 @@ func (f *feeds) reopen(ctx context.Context, fd *feed, now bool) capture.Source {
 		}
 		s, err := fd.w.open(spec)
 		if err != nil {
-			f.log.Debug("reopen failed", "capture", fd.w.key, "err", err)
+			// Once at warning level, then quietly: an interface that is
+			// away for an hour is not an hour of warnings.
+			lvl := slog.LevelDebug
+			if !warned {
+				lvl, warned = slog.LevelWarn, true
+			}
+			f.log.Log(ctx, lvl, "capture cannot be reopened yet; trying again when the network changes", "capture", fd.w.key, "err", err)
 			continue
 		}
 		f.mu.Lock()
