@@ -16,8 +16,11 @@ test:
 demo:
 	./scripts/demo.sh
 
+# Micro-benchmarks, then the namespace lab against knockd (as root; it
+# prints the table BENCHMARKS.md quotes; SESAME_LAB=short for a quick run).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/packet ./internal/knock ./internal/daemon
+	$(GO) test -run '^$$' -bench Lab -benchtime 1x -timeout 60m ./lab
 
 # The man pages (docs/man) and shell completions (docs/completion) are
 # generated from the programs' --help and docs/man/*.in; the tests check

@@ -54,6 +54,15 @@ echo "==> the Prometheus build (-tags prometheus)"
 go vet -tags prometheus ./internal/metrics ./internal/daemon ./cmd/sesamed
 go test -count=1 -race -tags prometheus ./internal/metrics
 
+echo "==> the benchmark lab against knockd, short counts (make bench runs it in full)"
+if [ "$(id -u)" -eq 0 ]; then
+  SESAME_LAB=short go test -count=1 -run '^$' -bench Lab -benchtime 1x -timeout 15m ./lab
+elif [ "${CI:-}" = true ]; then
+  echo "test.sh: error: CI=true, and the lab needs root"; exit 1
+else
+  echo "==> skipped: the lab needs root"
+fi
+
 echo "==> the Debian package (make deb), installed, checked and purged"
 if [ "$(id -u)" -eq 0 ] && command -v dpkg >/dev/null; then
   ./scripts/deb.sh

@@ -16,8 +16,11 @@ import (
 // Defaults for Options.
 const (
 	DefaultMaxConcurrent = 8
-	DefaultMaxQueued     = 256
-	DefaultShell         = "/bin/sh"
+	// DefaultMaxQueued lets a thousand knockers who complete their knocks
+	// at the same moment all have their start command run (a queued job
+	// is a few hundred bytes: the bound is about memory, not fairness).
+	DefaultMaxQueued = 4096
+	DefaultShell     = "/bin/sh"
 )
 
 // Options configure a Runner. The zero value of each field means its
