@@ -105,7 +105,9 @@ var daemons = []daemon{
 		// with it too, which costs it a write per knock packet; its
 		// figures here include that (knockd has no quieter way to say it
 		// is ready).
-		args:  func(conf string, lab *netlab.Lab) []string { return []string{"-c", conf, "-i", lab.Server.IfName, "-v"} },
+		args: func(conf string, lab *netlab.Lab) []string {
+			return []string{"-c", conf, "-i", lab.Server.IfName, "-v"}
+		},
 		ready: "listening on",
 	},
 }
