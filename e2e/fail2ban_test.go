@@ -40,7 +40,7 @@ func TestFail2ban(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()
-			lab := netlab.New(t, netlab.Config{ExtraClientAddrs: 3})
+			lab := netlab.New(t, netlab.Config{ExtraClientAddrs: 4})
 			door := lab.Server.Protect(t, doorPort)
 			ev := doorEvent(door, "7000,8000,9000")
 			ev.SeqTimeout = 2
@@ -74,8 +74,11 @@ func TestFail2ban(t *testing.T) {
 				{[]netip.Addr{c.V6}, v6, "7000,8000,9000"},
 				// A probe of another port mid-sequence (the scan guard).
 				{[]netip.Addr{c.Extra4[0]}, v4, "7000,8000,7777"},
-				// A sequence port out of order.
-				{[]netip.Addr{c.Extra6[0]}, v6, "7000,9000"},
+				// The right port, the wrong protocol, after two knocks.
+				{[]netip.Addr{c.Extra6[0]}, v6, "7000,8000,9000:udp"},
+				// Wrong after the first knock only: no more than a lone
+				// first knock (a scan crossing the port), at VERBOSE.
+				{[]netip.Addr{c.Extra4[3]}, v4, "7000,9000"},
 				// Abandoned after two knocks: "timeout" at INFO.
 				{[]netip.Addr{c.Extra4[1]}, v4, "7000,8000"},
 				{[]netip.Addr{c.Extra6[1]}, v6, "7000,8000"},
@@ -91,9 +94,10 @@ func TestFail2ban(t *testing.T) {
 			failed := []netip.Addr{c.Extra4[0], c.Extra6[0], c.Extra4[1], c.Extra6[1]}
 			slices.SortFunc(failed, netip.Addr.Compare)
 
-			// Wait for the log to tell every outcome: 2 opens, 2 wrong
-			// ports, 4 timeouts (2 at INFO, 2 at VERBOSE).
-			want := map[string]int{"INFO OPEN SESAME": 2, "INFO failed: wrong port": 2, "INFO timeout": 2, "VERBOSE timeout": 2}
+			// Wait for the log to tell every outcome: 2 opens, 3 wrong
+			// ports (2 at INFO, 1 at VERBOSE), 4 timeouts (2 at INFO, 2
+			// at VERBOSE).
+			want := map[string]int{"INFO OPEN SESAME": 2, "INFO failed: wrong port": 2, "VERBOSE failed: wrong port": 1, "INFO timeout": 2, "VERBOSE timeout": 2}
 			var lines []logLine
 			err := p.WaitLogFunc(func(string) bool {
 				lines = readLogLines(t, logFile, format)

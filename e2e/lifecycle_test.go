@@ -372,7 +372,7 @@ func TestStatus(t *testing.T) {
 	d, _ := startSesamedWith(t, lab, fmt.Sprintf(guardConf, 30, ""), "-i", lab.Server.IfName, "--control-socket", sock)
 	good, bad := lab.Client(0), lab.Client(1)
 	knockWith(t, good, lab.Server.V4.String(), "7000", "8000:udp", "9000")
-	knockWith(t, bad, lab.Server.V4.String(), "7000", "9000") // wrong port at stage 2
+	knockWith(t, bad, lab.Server.V4.String(), "7000", "8000:udp", "7500") // a probe at stage 2
 	waitCount(t, d, `msg="door open"`, 1, 5*time.Second)
 	waitCount(t, d, `msg="failed: wrong port"`, 1, 5*time.Second)
 

@@ -247,18 +247,19 @@ func (e *engine) handle(outs []knock.Outcome) {
 			e.nextOneTime(ln.event)
 		case knock.Fail:
 			lvl := slog.LevelInfo
-			if ev.TOTP != nil && (o.Stage < 2 || advanced(outs, ln.event, e.lanes)) {
-				// All clients' sequences share one port range, so a knock
-				// often starts (and then fails) another lane by chance: a
-				// lane that got no further than one port, or fails on a hit
-				// that took another lane of the event on, is not a failed
-				// knock (fail2ban reads these lines).
+			switch {
+			case o.Stage < 2 && !o.Locked:
+				// Only the first knock had matched: as weak a sign as a
+				// lone first knock timing out. A port scan that crosses
+				// a first port, another event's knock sharing it, or a
+				// spoofed flood make these by the thousand; at INFO they
+				// would cost a log line each and feed fail2ban noise. (A
+				// failure that locks the source out is always said.)
 				lvl = levelVerbose
-			}
-			if o.Stage < 2 && progressed(outs, o.Src) {
-				// Events that share a first port: the hit that takes
-				// this source's knock of one event on fails its lone
-				// first step of another. Not a mistake of the knocker's.
+			case ev.TOTP != nil && advanced(outs, ln.event, e.lanes):
+				// All clients' sequences share one port range, so a knock
+				// often takes one lane of the event on while it fails
+				// another it had started by chance: not a failed knock.
 				lvl = levelVerbose
 			}
 			msg := "failed: wrong port"
@@ -288,17 +289,6 @@ func (e *engine) handle(outs []knock.Outcome) {
 			e.report(slog.LevelDebug, "evicted: attempt table full", o, ev)
 		}
 	}
-}
-
-// progressed reports whether one hit's outcomes took some attempt of src
-// on (or opened one).
-func progressed(outs []knock.Outcome, src netip.Addr) bool {
-	for i := range outs {
-		if k := outs[i].Kind; (k == knock.Progress || k == knock.Open) && outs[i].Src == src {
-			return true
-		}
-	}
-	return false
 }
 
 // advanced reports whether one hit's outcomes took some lane of event on.

@@ -119,14 +119,22 @@ func TestEngineTimeoutFiresWithoutFurtherPackets(t *testing.T) {
 }
 
 func TestEngineLogsFailureWithSourceAndHit(t *testing.T) {
-	events := []config.Event{{Name: "e", Sequence: seqOf(7000, 8000), SeqTimeout: 5 * time.Second}}
+	events := []config.Event{{Name: "e", Sequence: seqOf(7000, 8000, 9000), SeqTimeout: 5 * time.Second}}
 	e, _, _, buf := newTestEngine(t, false, events, nil)
 	e.Hit(knockHit("198.18.0.2", 7000))
+	e.Hit(knockHit("198.18.0.2", 8000))
 	e.Hit(knockHit("198.18.0.2", 22)) // scan guard: a new connection elsewhere
-	if !strings.Contains(buf.String(), `msg="failed: wrong port" src=198.18.0.2 event=e stage=1/2 hit=tcp:22`) {
+	if !strings.Contains(buf.String(), `msg="failed: wrong port" src=198.18.0.2 event=e stage=2/3 hit=tcp:22`) {
 		t.Fatalf("failure line missing:\n%s", buf.String())
 	}
-	if strings.Contains(buf.String(), "stage 1/2") {
+	// Past only the first knock, a failure is no more than a lone first
+	// knock (a scan crossing the port, a spoofed flood): not at INFO.
+	e.Hit(knockHit("198.18.0.3", 7000))
+	e.Hit(knockHit("198.18.0.3", 22))
+	if strings.Contains(buf.String(), "src=198.18.0.3") {
+		t.Fatalf("a failure after the first knock only was logged at INFO:\n%s", buf.String())
+	}
+	if strings.Contains(buf.String(), "stage 1/3") {
 		t.Fatal("stage lines logged without -v")
 	}
 }

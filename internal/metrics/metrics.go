@@ -40,7 +40,9 @@ const (
 	// way; it is not an attack, and fail2ban does not count it.
 	LoneKnock
 	// Stray: the VERBOSE failures that are noise, not a knocker's mistake
-	// — "failed: wrong port" at VERBOSE (a TOTP lane started by chance),
+	// — "failed: wrong port" at VERBOSE (an attempt wrong right after its
+	// first knock, as a scan crossing a first port is; a TOTP lane
+	// started by chance),
 	// "failed: TOTP step outside the window", "failed: cipher knock for
 	// another event".
 	Stray
