@@ -166,10 +166,16 @@ func knocks(b *testing.B) []netlab.Knock {
 	return seq
 }
 
-// usage is what a daemon cost over a scenario.
+// usage is what a daemon cost over a scenario: its own CPU time, its
+// commands' (a command door forks nft once per knock, the same work for
+// both daemons), and its peak resident memory.
 type usage struct {
-	cpu  time.Duration
-	peak uint64 // bytes
+	cpu, commands time.Duration
+	peak          uint64 // bytes
+}
+
+func (u usage) String() string {
+	return fmt.Sprintf("CPU %.2f s (+ commands %.2f s); peak RSS %s", u.cpu.Seconds(), u.commands.Seconds(), mib(u.peak))
 }
 
 func measure(b *testing.B, p *netlab.Proc, run func()) usage {
@@ -183,8 +189,7 @@ func measure(b *testing.B, p *netlab.Proc, run func()) usage {
 	if err != nil {
 		b.Fatalf("%s: %v (did it die?)\n%s", p.Name, err, p.Log())
 	}
-	// The daemon's own CPU and its commands' (a command door forks).
-	return usage{cpu: after.CPU + after.ChildCPU - before.CPU - before.ChildCPU, peak: after.PeakRSS}
+	return usage{cpu: after.CPU - before.CPU, commands: after.ChildCPU - before.ChildCPU, peak: after.PeakRSS}
 }
 
 func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

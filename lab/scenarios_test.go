@@ -161,11 +161,11 @@ func floodRows(b *testing.B, sz sizes) []row {
 					b.Fatal(ferr)
 				}
 				sent = fmt.Sprintf("%.0f/s sent", res.Rate())
-				r.figures[d.name] = fmt.Sprintf("%d/%d in; CPU %.2f s; peak RSS %s", in, sz.floodKnocks, u.cpu.Seconds(), mib(u.peak))
+				r.figures[d.name] = fmt.Sprintf("%d/%d in; %v", in, sz.floodKnocks, u)
 				cpu[d.name] = u.cpu
 			})
 		}
-		r.scenario = fmt.Sprintf("background flood %s (%s, %v): legitimate knocks in; CPU; peak RSS", name, sent, sz.floodFor)
+		r.scenario = fmt.Sprintf("background flood %s (%s, %v): legitimate knocks in; daemon CPU; peak RSS", name, sent, sz.floodFor)
 		r.ratio = ratio(cpu["sesamed"].Seconds(), cpu["knockd"].Seconds()) + " (CPU)"
 		rows = append(rows, r)
 	}
@@ -177,7 +177,7 @@ func floodRows(b *testing.B, sz sizes) []row {
 func spoofRows(b *testing.B, sz sizes) []row {
 	var rows []row
 	for _, n := range sz.spoofed {
-		r := row{scenario: fmt.Sprintf("%d spoofed first knocks: legitimate knock in (time); CPU; peak RSS", n), figures: map[string]string{}}
+		r := row{scenario: fmt.Sprintf("%d spoofed first knocks: legitimate knock in (time); daemon CPU; peak RSS", n), figures: map[string]string{}}
 		cpu := map[string]time.Duration{}
 		for _, d := range daemons {
 			b.Run(fmt.Sprintf("spoofed/%d/%s", n, d.name), func(b *testing.B) {
@@ -204,7 +204,7 @@ func spoofRows(b *testing.B, sz sizes) []row {
 				if kerr != nil {
 					in = "NOT in within 30 s"
 				}
-				r.figures[d.name] = fmt.Sprintf("%s; CPU %.2f s; peak RSS %s", in, u.cpu.Seconds(), mib(u.peak))
+				r.figures[d.name] = fmt.Sprintf("%s; %v", in, u)
 				cpu[d.name] = u.cpu
 			})
 		}
