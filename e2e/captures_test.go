@@ -102,7 +102,7 @@ func captureName(capture, iface string) string {
 func TestCipherOverNflog(t *testing.T) {
 	t.Parallel()
 	lab := netlab.New(t, netlab.Config{Clients: 1})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	c := lab.Client(0)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "door.key")

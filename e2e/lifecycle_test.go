@@ -58,7 +58,7 @@ func TestInterfaceComesBack(t *testing.T) {
 	for _, mode := range []string{"named", "all"} {
 		t.Run(mode, func(t *testing.T) {
 			lab := netlab.New(t, netlab.Config{Clients: 2})
-			echoOn(t, lab.Server, nativePort)
+			lab.Server.Echo(t, nativePort)
 			iface := lab.Server.IfName
 			if mode == "all" {
 				iface = "all"
@@ -268,7 +268,7 @@ const capSysAdmin = privilege.Cap(21)
 // configured it keeps what it was given, and says why.
 func TestPrivilegesDropped(t *testing.T) {
 	lab := netlab.New(t, netlab.Config{Clients: 1})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	d, _ := startSesamedWith(t, lab, fmt.Sprintf(guardConf, 30, ""), "-i", lab.Server.IfName)
 	if _, err := d.WaitLog("privileges dropped", time.Second); err != nil {
 		t.Fatalf("no drop logged: %v", err)
@@ -413,7 +413,7 @@ func TestStatus(t *testing.T) {
 // port below 1024) is refused, and the old sockets go on.
 func TestReloadUDPCapture(t *testing.T) {
 	lab := netlab.New(t, netlab.Config{Clients: 1})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	conf := func(seq string) string {
 		return "[options]\n\tCapture = udp\n[door]\n\tSequence = " + seq + "\n\tOpen = tcp:2222\n"
 	}

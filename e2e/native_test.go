@@ -26,26 +26,6 @@ import (
 
 const nativePort = 2222
 
-// echoOn serves a TCP echo on port in the server namespace (dual stack),
-// with no firewall of its own: sesame's guard is what keeps it shut.
-func echoOn(t *testing.T, h *netlab.Host, port int) {
-	t.Helper()
-	ln, err := h.Listen("tcp", fmt.Sprintf("[::]:%d", port))
-	if err != nil {
-		t.Fatalf("listen in %s: %v", h.Name, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
-}
-
 // startSesamed writes conf and runs sesamed on the lab's server interface
 // until the test ends.
 func startSesamed(t *testing.T, lab *netlab.Lab, conf string) *netlab.Proc {
@@ -147,7 +127,7 @@ func TestNativeDoor(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lab := netlab.New(t, netlab.Config{Clients: 2})
-			echoOn(t, lab.Server, nativePort)
+			lab.Server.Echo(t, nativePort)
 			if tc.admin != "" {
 				if out, err := lab.Server.RunInput(context.Background(), tc.admin, "nft", "-f", "-"); err != nil {
 					t.Fatalf("admin ruleset: %v\n%s", err, out)
@@ -200,7 +180,7 @@ func echo(c net.Conn) error {
 // when the daemon is killed outright with the door open.
 func TestNativeDoorOutlivesSIGKILL(t *testing.T) {
 	lab := netlab.New(t, netlab.Config{Clients: 1})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	d := startSesamed(t, lab, fmt.Sprintf(guardConf, 4, ""))
 	c := lab.Client(0)
 	to := dst(lab.Server.V4)
@@ -224,7 +204,7 @@ var elementRE = regexp.MustCompile(`(\d+\.\d+\.\d+\.\d+) \. tcp \. 2222 timeout 
 // and its timeout was refreshed by the last knock.
 func TestNativeDoorRefreshes(t *testing.T) {
 	lab := netlab.New(t, netlab.Config{Clients: 1})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	d := startSesamed(t, lab, fmt.Sprintf(guardConf, 10, ""))
 	c := lab.Client(0)
 	for i := 0; i < 5; i++ {
@@ -259,7 +239,7 @@ func TestNativeDoorRefreshes(t *testing.T) {
 // TestNativeDoorIPv6: an IPv6 knock opens an IPv6 door.
 func TestNativeDoorIPv6(t *testing.T) {
 	lab := netlab.New(t, netlab.Config{Clients: 2})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	d := startSesamed(t, lab, fmt.Sprintf(guardConf, 5, ""))
 	c, other := lab.Client(0), lab.Client(1)
 	to := dst(lab.Server.V6)
@@ -299,7 +279,7 @@ func TestKnockToOpenLatency(t *testing.T) {
 			if strings.HasSuffix(tc.name, "command") {
 				lab.Server.Protect(t, nativePort) // the lab's own listener behind its drop rule
 			} else {
-				echoOn(t, lab.Server, nativePort)
+				lab.Server.Echo(t, nativePort)
 			}
 			dir := t.TempDir()
 			conf := filepath.Join(dir, "knockd.conf")

@@ -46,7 +46,7 @@ func TestPortKnockingDoors(t *testing.T) {
 
 func testPortKnockingDoors(t *testing.T, capture string) {
 	lab := netlab.New(t, netlab.Config{Clients: 2})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "port_knocker.toml")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(pkdToml, nativePort, pkdLockout, pkdDoorOpen)), 0o600); err != nil {
@@ -143,7 +143,7 @@ func TestQuickStartWithoutFile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			lab := netlab.New(t, netlab.Config{Clients: 1})
-			echoOn(t, lab.Server, nativePort)
+			lab.Server.Echo(t, nativePort)
 			dir := t.TempDir()
 			args := append([]string{"-i", lab.Server.IfName, "-v"}, tc.flags...)
 			d := lab.Server.Start(t, logPath(t, dir, "sesamed"), bin(t, "sesamed"), args...)

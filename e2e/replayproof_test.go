@@ -48,7 +48,7 @@ func TestReplayProofKnocks(t *testing.T) {
 
 func testReplayProof(t *testing.T, rc replayCase) {
 	lab := netlab.New(t, netlab.Config{Clients: 1})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	c := lab.Client(0)
 	to := dst(lab.Server.V4)
 	dir := t.TempDir()
@@ -196,7 +196,7 @@ func setupCipher(t *testing.T, lab *netlab.Lab, dir string) (string, []string) {
 // lost a packet.
 func TestTamperedCipherKnock(t *testing.T) {
 	lab := netlab.New(t, netlab.Config{Clients: 1})
-	echoOn(t, lab.Server, nativePort)
+	lab.Server.Echo(t, nativePort)
 	c := lab.Client(0)
 	to := dst(lab.Server.V4)
 	dir := t.TempDir()

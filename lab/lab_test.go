@@ -5,7 +5,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,7 +121,7 @@ func (d daemon) start(b *testing.B, lab *netlab.Lab, door string) *netlab.Proc {
 		netlab.SkipOrFail(b, "%s is not installed (apt-get install knockd)", d.name)
 	}
 	if d.name == "sesamed" && door == "native" {
-		echoOn(b, lab.Server, doorPort)
+		lab.Server.Echo(b, doorPort)
 	} else {
 		lab.Server.Protect(b, doorPort)
 	}
@@ -137,25 +136,6 @@ func (d daemon) start(b *testing.B, lab *netlab.Lab, door string) *netlab.Proc {
 	}
 	time.Sleep(200 * time.Millisecond) // knockd says it listens just before its pcap loop
 	return p
-}
-
-// echoOn serves a TCP echo on port in h, with no firewall of its own:
-// sesamed's guard keeps it shut.
-func echoOn(b *testing.B, h *netlab.Host, port int) {
-	ln, err := h.Listen("tcp", fmt.Sprintf("[::]:%d", port))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
 }
 
 func knocks(b *testing.B) []netlab.Knock {
